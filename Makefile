@@ -1,0 +1,40 @@
+# sharpminima: every entry point. Each target creates/uses the local virtual environment (.venv)
+# and installs the pinned dependencies itself on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+SNAKEMAKE := $(PY) -m snakemake
+CORES ?= all
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: help venv demo test reproduce nets dry-run clean-demo
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 needed: run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)  ## create .venv with the pinned dependencies
+
+demo: venv  ## the embedded CPU demo on Fashion-MNIST (offline), every output at demo scale
+	bash workflow/scripts/ensure_fashion_mnist.sh
+	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES)
+
+test: venv  ## unit tests + the real DAG on a tiny generated config
+	$(PY) -m pytest -q
+
+reproduce: venv  ## the full paper configuration (GPU expected; works on CPU, slowly)
+	$(SNAKEMAKE) --configfile config/config.yaml --cores $(CORES) --resources gpu=1
+
+dry-run: venv  ## what `make reproduce` would run, and why
+	$(SNAKEMAKE) --configfile config/config.yaml -n --quiet rules
+
+nets: venv  ## the network registry with parameter counts
+	$(PY) -m sharpminima nets

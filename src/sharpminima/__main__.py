@@ -1,0 +1,3 @@
+from sharpminima.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""Per-run records -> one tidy frame -> the paper's tables, ours beside the paper's.
+
+Tables never read checkpoints: only the small JSON records the compute stages write.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sharpminima import paper
+from sharpminima.atomic import atomic_path, write_text
+
+SCALE_NOTE = {
+    "full": "Full paper configuration.",
+    "demo": "DEMO SCALE: reduced data and epochs on CPU with stand-in data (see config/demo.yaml); "
+            "not comparable in absolute value with the paper.",
+    "tiny": "TINY TEST SCALE: generated data, a few epochs; exercises the pipeline only.",
+}
+
+
+def collect_runs(paths) -> pd.DataFrame:
+    """Flatten each run's metrics.json into one row."""
+    rows = []
+    for p in paths:
+        m = json.loads(Path(p).read_text())
+        rows.append({k: m.get(k) for k in ("net", "regime", "dataset", "seed", "status",
+                                           "batch_size", "n_train", "epochs", "train_loss",
+                                           "train_acc", "test_loss", "test_acc", "wall_s")})
+    return pd.DataFrame(rows)
+
+
+def mean_std(values: pd.Series) -> tuple[float, float, int]:
+    v = values.dropna().astype(float)
+    std = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
+    return float(v.mean()) if len(v) else float("nan"), std, len(v)
+
+
+def fmt(mean: float, std: float, digits: int = 2) -> str:
+    if mean is None or np.isnan(mean):
+        return "-"
+    return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def table2(runs: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Accuracy (%) per net and regime: mean, std, n over seeds, the paper's values, SB-LB gap."""
+    rows = []
+    for (net, regime), g in runs.groupby(["net", "regime"], sort=True):
+        row = {"net": net, "dataset": g["dataset"].iloc[0], "regime": regime,
+               "batch_size": int(g["batch_size"].iloc[0]), "n": len(g),
+               "diverged": int((g["status"] == "diverged").sum())}
+        for split in ("train", "test"):
+            mean, std, _ = mean_std(g[f"{split}_acc"] * 100)
+            ref = paper.table2(net, regime, split) or (np.nan, np.nan)
+            row.update({f"{split}_acc_mean": mean, f"{split}_acc_std": std,
+                        f"paper_{split}_acc_mean": ref[0], f"paper_{split}_acc_std": ref[1]})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    gaps = {}
+    for net, g in df.groupby("net"):
+        by = g.set_index("regime")
+        if {"SB", "LB"} <= set(by.index):
+            gaps[net] = (by.loc["SB", "test_acc_mean"] - by.loc["LB", "test_acc_mean"],
+                         by.loc["SB", "paper_test_acc_mean"] - by.loc["LB", "paper_test_acc_mean"])
+    df["test_gap_sb_minus_lb"] = df["net"].map(lambda n: gaps.get(n, (np.nan,))[0])
+    df["paper_test_gap_sb_minus_lb"] = df["net"].map(lambda n: gaps.get(n, (np.nan, np.nan))[1])
+    df.insert(0, "scale", scale)
+    return df
+
+
+def table2_markdown(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "net": df["net"], "data": df["dataset"], "regime": df["regime"],
+        "batch": df["batch_size"], "n": df["n"],
+        "train acc % (ours)": [fmt(m, s) for m, s in zip(df.train_acc_mean, df.train_acc_std)],
+        "train acc % (paper)": [fmt(m, s) for m, s in
+                                zip(df.paper_train_acc_mean, df.paper_train_acc_std)],
+        "test acc % (ours)": [fmt(m, s) for m, s in zip(df.test_acc_mean, df.test_acc_std)],
+        "test acc % (paper)": [fmt(m, s) for m, s in
+                               zip(df.paper_test_acc_mean, df.paper_test_acc_std)],
+        "SB-LB test gap (ours)": [fmt(g, np.nan) for g in df.test_gap_sb_minus_lb],
+        "SB-LB test gap (paper)": [fmt(g, np.nan) for g in df.paper_test_gap_sb_minus_lb],
+    })
+    return out
+
+
+def table2_caption(scale: str) -> str:
+    return ("Table 2: train and test accuracy (%), mean ± std over seeds (n), ours beside the "
+            "paper's (Keskar et al. 2017, Table 2). Paper values refer to the paper's datasets; "
+            "a stand-in dataset (e.g. fashion_mnist for mnist) is named in the data column. "
+            + SCALE_NOTE.get(scale, ""))
+
+
+def write_table(df: pd.DataFrame, out_csv, out_md, caption: str,
+                markdown: pd.DataFrame | None = None) -> None:
+    with atomic_path(out_csv) as tmp:
+        df.to_csv(tmp, index=False)
+    md = markdown if markdown is not None else table2_markdown(df)
+    write_text(out_md, f"{caption}\n\n{md.to_markdown(index=False)}\n")

@@ -1,0 +1,105 @@
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from sharpminima import models
+from sharpminima.data import Dataset, Split
+from sharpminima.train import TrainSpec, load_model, train
+
+CPU = torch.device("cpu")
+
+
+def toy_dataset(n=240, seed=0, features=False):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    if features:
+        x = torch.randn(n, 12, generator=g) + y[:, None].float()
+        return Dataset("toy", Split(x, y), Split(x[:60], y[:60]), 3, (12,), {})
+    x = (torch.rand(n, 1, 8, 8, generator=g) * 80 + y[:, None, None, None] * 60).to(torch.uint8)
+    return Dataset("toy", Split(x, y), Split(x[:60], y[:60]), 3, (1, 8, 8), {})
+
+
+def spec(**kw):
+    base = dict(net="F1", seed=0, batch_size=32, max_epochs=3, patience=None, eval_chunk=100)
+    return TrainSpec.from_dict({**base, **kw})
+
+
+def test_outputs_and_provenance(tmp_path):
+    m = train(spec(), toy_dataset(), tmp_path, CPU, log=lambda s: None)
+    assert m["status"] == "max_epochs" and m["epochs"] == 3
+    hist = pd.read_csv(tmp_path / "history.csv")
+    assert list(hist.epoch) == [1, 2, 3]
+    assert {"train_loss", "train_acc", "test_loss", "test_acc", "epoch_s", "lr"} <= set(hist)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["provenance"]["packages"]["torch"].startswith("2.13")
+    assert saved["spec"]["batch_size"] == 32 and saved["test_acc"] == m["test_acc"]
+    assert not (tmp_path / "resume.pt").exists()
+    torch.load(tmp_path / "model.pt", weights_only=True)  # safe loading works
+    assert isinstance(load_model(tmp_path / "model.pt"), torch.nn.Module)
+    assert m["train_acc"] > 0.6  # learnable toy problem
+
+
+def test_same_seed_identical_metrics(tmp_path):
+    a = train(spec(), toy_dataset(), tmp_path / "a", CPU, log=lambda s: None)
+    b = train(spec(), toy_dataset(), tmp_path / "b", CPU, log=lambda s: None)
+    assert pd.read_csv(tmp_path / "a/history.csv").drop(columns="epoch_s").equals(
+        pd.read_csv(tmp_path / "b/history.csv").drop(columns="epoch_s"))
+    assert a["test_loss"] == b["test_loss"]
+
+
+def test_sb_and_lb_start_from_same_point():
+    data = toy_dataset()
+    x0 = [models.build(s.net, data.input_shape, data.num_classes, seed=s.seed).state_dict()
+          for s in (spec(batch_size=32), spec(batch_size=None, batch_fraction=0.5))]
+    assert all(torch.equal(x0[0][k], x0[1][k]) for k in x0[0])
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    full = train(spec(net="C1", max_epochs=4), toy_dataset(), tmp_path / "full", CPU,
+                 log=lambda s: None)
+
+    def kill_after_2(epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(spec(net="C1", max_epochs=4), toy_dataset(), tmp_path / "cut", CPU,
+              log=lambda s: None, on_epoch_end=kill_after_2)
+    assert (tmp_path / "cut/resume.pt").exists() and not (tmp_path / "cut/metrics.json").exists()
+    logs = []
+    resumed = train(spec(net="C1", max_epochs=4), toy_dataset(), tmp_path / "cut", CPU,
+                    log=logs.append)
+    assert any("resuming" in line for line in logs)
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "epochs"):
+        assert resumed[key] == full[key], key
+
+
+def test_divergence_is_recorded_not_a_crash(tmp_path):
+    data = toy_dataset(features=True)
+    data.train.x[5, 0] = float("nan")
+    m = train(spec(), data, tmp_path, CPU, log=lambda s: None)
+    assert m["status"] == "diverged" and m["epochs"] == 1
+    assert (tmp_path / "metrics.json").exists()
+
+
+def test_patience_stops_training(tmp_path):
+    m = train(spec(max_epochs=10, patience=1, min_delta=0.99), toy_dataset(), tmp_path, CPU,
+              log=lambda s: None)
+    assert m["status"] == "converged" and m["epochs"] == 2
+
+
+def test_batch_resolution_and_bad_specs():
+    assert spec(batch_size=None, batch_fraction=0.1).resolve_batch(6000) == 600
+    with pytest.raises(ValueError):
+        spec(batch_fraction=0.1).resolve_batch(100)  # both given
+    with pytest.raises(ValueError):
+        spec(batch_size=1000).resolve_batch(100)  # larger than the data
+    with pytest.raises(ValueError, match="unknown training option"):
+        TrainSpec.from_dict({"net": "F1", "seed": 0, "batchsize": 3})
+
+
+def test_saved_iterates(tmp_path):
+    train(spec(save_epochs=[1, 3]), toy_dataset(), tmp_path, CPU, log=lambda s: None)
+    assert sorted(p.name for p in (tmp_path / "iterates").iterdir()) == ["epoch1.pt", "epoch3.pt"]
