@@ -35,7 +35,7 @@ class TrainSpec:
     batch_fraction: float | None = None  # ... or a fraction of the training set (LB: 0.1)
     max_epochs: int = 100
     patience: int | None = 5  # stop when the train loss has not improved for this many epochs
-    min_delta: float = 0.01  # relative improvement of the best train loss that counts
+    min_delta: float = 0.0  # relative improvement of the best train loss that counts
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
