@@ -8,7 +8,7 @@ SNAKEMAKE := $(PY) -m snakemake
 CORES ?= all
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv demo test reproduce nets dry-run clean-demo
+.PHONY: help venv demo test reproduce nets dry-run snapshot pull
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -38,3 +38,10 @@ dry-run: venv  ## what `make reproduce` would run, and why
 
 nets: venv  ## the network registry with parameter counts
 	$(PY) -m sharpminima nets
+
+snapshot: venv  ## record data/ and results/ with DVC, commit the pointers, push to the DVC remote
+	bash workflow/scripts/snapshot.sh
+
+CONFIG ?= config/demo.yaml
+pull: venv  ## dvc pull the checked-out snapshot and mark it up to date (CONFIG=the config it used)
+	bash workflow/scripts/pull.sh $(CONFIG)

@@ -84,4 +84,5 @@ def tables():
 
 
 def all_targets():
-    return tables()
+    # landscape_targets() is defined in landscape.smk (included later; called only by rule all)
+    return tables() + landscape_targets()
