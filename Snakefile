@@ -5,12 +5,17 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The full paper configuration, unless the user names one: Snakemake would otherwise deep-merge a
+# --configfile (e.g. the demo) over this one, and the demo would inherit the paper's six nets.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/sharpness.smk"
 include: "workflow/rules/landscape.smk"
 include: "workflow/rules/report.smk"
 

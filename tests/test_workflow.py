@@ -42,3 +42,16 @@ def test_invalid_config_is_rejected_with_the_key(tmp_path, full_config):
     proc = snakemake(tmp_path, write_config(tmp_path / "bad.yaml", cfg), "-n", check=False)
     assert proc.returncode != 0
     assert "batch_fraction" in proc.stderr + proc.stdout
+
+
+def test_demo_from_repo_root_does_not_inherit_the_paper_nets():
+    """Run where config/config.yaml exists: a --configfile must replace it, not merge into it."""
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--nolock", "--forceall", "--quiet", "rules",
+                           "--configfile", "config/demo.yaml", "--workflow-profile", "none"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = (proc.stdout + proc.stderr).split("Job stats:")[1]
+    train = next(int(l.split()[1]) for l in table.splitlines() if l.startswith("train "))
+    assert train == 2 * 2 * 2
