@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 SNAKEMAKE := $(PY) -m snakemake
 CORES ?= all
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv demo test reproduce nets dry-run snapshot pull
+.PHONY: help venv demo test reproduce nets dry-run snapshot pull readme-verdicts
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,7 +26,8 @@ venv: $(STAMP)  ## create .venv with the pinned dependencies
 
 demo: venv  ## the embedded CPU demo on Fashion-MNIST (offline), every output at demo scale
 	bash workflow/scripts/ensure_fashion_mnist.sh
-	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES)
+	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --resources gpu=$(NPROC)
+	$(SNAKEMAKE) --configfile config/demo.yaml --report results/report/report.html
 
 test: venv  ## unit tests + the real DAG on a tiny generated config
 	$(PY) -m pytest -q
@@ -45,3 +47,6 @@ snapshot: venv  ## record data/ and results/ with DVC, commit the pointers, push
 CONFIG ?= config/demo.yaml
 pull: venv  ## dvc pull the checked-out snapshot and mark it up to date (CONFIG=the config it used)
 	bash workflow/scripts/pull.sh $(CONFIG)
+
+readme-verdicts: venv  ## put the demo report's verdicts into README.md (after make demo)
+	$(PY) -m sharpminima readme-verdicts --report results/report/REPORT.md --readme README.md

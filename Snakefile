@@ -18,6 +18,8 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/sharpness.smk"
 include: "workflow/rules/landscape.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/remedies.smk"
+include: "workflow/rules/sweeps.smk"
 
 
 rule all:

@@ -12,3 +12,10 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """The whole tiny DAG, run once per session: (workdir, configfile, process)."""
+    from test_integration import run_tiny_dag
+    return run_tiny_dag(tmp_path_factory)

@@ -12,6 +12,26 @@ from workflow_helpers import planned_jobs, snakemake, write_config
 pytestmark = pytest.mark.integration
 
 
+# Every remedy, composed in one regime (one regime keeps the DAG small: the remedies' own tests
+# are in test_remedies.py); F1 only, since C1 lists its regimes.
+REMEDY_REGIMES = {
+    "LB_remedies": {"batch_fraction": 0.25, "remedy": {
+        "augment": {"hflip": False}, "proximal": {"inner_steps": 2}, "fgsm": {},
+        "lr_warmup": {"scale_from_batch": 32, "warmup_epochs": 1}, "ghost_bn": {"virtual_batch": 32},
+        "sam": {}}},
+}
+
+
+# Figs. 4, 5, 6 and the gradient noise on F1, as small as they go: every rule of sweeps.smk runs
+SECTION4 = {
+    "batch_sweep": {"batch_sizes": {"F1": [32, 80]}, "epochs": 1, "seeds": [0]},
+    "warm_start": {"nets": ["F1"], "sb_epochs": [0, 1], "lb_epochs": 1},
+    "sharpness_along_training": {"nets": ["F1"], "epochs": [0, 1]},
+    "gradient_noise": {"nets": ["F1"], "epochs": [0, 1], "batch_sizes": [8, 16, 32], "repeats": 1,
+                       "train_size": 160, "scale": {"chunk": 32, "train_size": 160}},
+}
+
+
 def tiny_config(url: str, checksums: dict) -> dict:
     return {
         "scale": "tiny",
@@ -19,17 +39,19 @@ def tiny_config(url: str, checksums: dict) -> dict:
         "nets": {
             "F1": {"dataset": "fashion_mnist", "train": {"max_epochs": 2}},
             "C1": {"dataset": "fashion_mnist", "train_size": 160, "test_size": 80,
-                   "train": {"max_epochs": 1}},
+                   "train": {"max_epochs": 1}, "regimes": ["SB", "LB"]},
         },
-        "regimes": {"SB": {"batch_size": 32}, "LB": {"batch_fraction": 0.25}},
+        "regimes": {"SB": {"batch_size": 32}, "LB": {"batch_fraction": 0.25},
+                    **REMEDY_REGIMES,  # every remedy at once, F1 only
+                    "dynamic": {"batch_size": 32, "batch_schedule": [[2, 0.25]]}},  # F1 only
         "seeds": [0, 1],
         "train": {"eval_chunk": 100, "patience": None},
+        **SECTION4,
         "datasets": {"fashion_mnist": {"sources": [url], "checksums": checksums}},
     }
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def run_tiny_dag(tmp_path_factory):
     """Run the whole tiny DAG once; tests below inspect its outputs."""
     root = tmp_path_factory.mktemp("tiny")
     served = root / "served"
@@ -38,7 +60,8 @@ def tiny_run(tmp_path_factory):
     work.mkdir()
     with fakedata.serve_directory(served) as url:
         config = write_config(root / "tiny.yaml", tiny_config(url, sums))
-        proc = snakemake(work, config, "--cores", "2", "--workflow-profile", "none")
+        # ~120 jobs, most of them a few seconds of work behind a Python start: allow a busy machine
+        proc = snakemake(work, config, "--cores", "2", "--workflow-profile", "none", timeout=2400)
     return work, config, proc
 
 
@@ -64,6 +87,54 @@ def test_table2_has_every_net_and_regime(tiny_run):
     assert lb.paper_test_acc_mean == pytest.approx(97.81)
     md = (work / "results/tables/table2.md").read_text()
     assert "TINY TEST SCALE" in md and "97.81 ± 0.07" in md
+
+
+def test_remedies_table_beside_sb_and_lb(tiny_run):
+    work, _, _ = tiny_run
+    for regime in REMEDY_REGIMES:
+        assert not (work / f"results/runs/C1/{regime}").exists()  # C1 lists only SB and LB
+        m = json.loads((work / f"results/runs/F1/{regime}/seed0/metrics.json").read_text())
+        assert set(m["spec"]["remedy"]) == set(REMEDY_REGIMES[regime]["remedy"])
+        assert m["spec"]["remedy"]["sam"]["rho"] == 0.05  # schema defaults filled in
+    t = pd.read_csv(work / "results/tables/remedies.csv")
+    assert list(t.regime) == ["SB", "LB", *REMEDY_REGIMES] and set(t.net) == {"F1"}
+    assert (t.n == 2).all() and t["sharpness_eps0.001_mean"].notna().all()
+    assert t.test_acc_change_vs_lb.iloc[2:].notna().all()
+    assert "TINY TEST SCALE" in (work / "results/tables/remedies.md").read_text()
+    t2 = pd.read_csv(work / "results/tables/table2.csv")
+    assert set(t2.regime) == {"SB", "LB"}  # the paper's table keeps the plain regimes
+
+
+def test_section4_experiments_and_their_figures(tiny_run):
+    work, _, _ = tiny_run
+    sweeps = work / "results/sweeps"
+    fig4 = pd.read_csv(sweeps / "batch/F1/fig4.csv")
+    assert sorted(fig4.batch_size) == [32, 80] and fig4.sharpness.notna().all()
+    assert (fig4.epochs == 1).all() and (fig4.scale == "tiny").all()
+    # Fig. 5: each warm start's first evaluation is the SB trajectory's iterate
+    fig5 = pd.read_csv(sweeps / "warmstart/F1/fig5.csv").set_index("sb_epochs")
+    assert list(fig5.index) == [0, 1] and fig5.sharpness.notna().all()
+    sb = pd.read_csv(sweeps / "trajectory/F1/SB/seed0/history.csv").set_index("epoch")
+    assert fig5.loc[1, "sb_test_acc"] == sb.loc[1, "test_acc"]
+    assert (fig5.batch_size == 80).all()
+    fig6 = pd.read_csv(sweeps / "trajectory/F1/fig6.csv")
+    assert set(zip(fig6.regime, fig6.epoch)) == {(r, e) for r in ("SB", "LB") for e in (0, 1)}
+    assert fig6.sharpness.notna().all() and (fig6.loss > 0).all()
+    spread = pd.read_csv(sweeps / "trajectory/F1/noise_spread.csv")
+    assert len(spread) == 2 * 2 * 3 and spread.fit_slope.notna().all()
+    assert (spread.spread > 0).all()
+    scale = pd.read_csv(sweeps / "trajectory/F1/noise_scale.csv")
+    assert set(scale.regime) == {"SB", "LB"} and (scale.b_simple > 0).all()
+    for kind in ("fig4", "fig5", "fig6", "noise_spread", "noise_scale"):
+        for ext in ("png", "pdf"):
+            assert (work / f"results/figures/{kind}_F1.{ext}").stat().st_size > 0, kind
+    # dynamic sampling: the declared batches, and the table beside SB and LB
+    h = pd.read_csv(work / "results/runs/F1/dynamic/seed0/history.csv")
+    assert list(h.batch_size) == [32, 80]
+    dyn = pd.read_csv(work / "results/tables/dynamic.csv")
+    assert list(dyn.regime) == ["SB", "LB", "dynamic"] and (dyn.n == 2).all()
+    assert dyn["sharpness_eps0.001_mean"].notna().all()
+    assert "dynamic" not in set(pd.read_csv(work / "results/tables/table2.csv").regime)
 
 
 def test_training_logs_show_progress(tiny_run):

@@ -16,8 +16,8 @@ def full_config():
 
 def test_full_config_plans_the_paper_grid(tmp_path):
     jobs = planned_jobs(tmp_path, ROOT / "config/config.yaml")
-    # 5 nets with public data (F2 needs TIMIT) x 2 regimes x 5 seeds
-    assert jobs["train"] == 5 * 2 * 5
+    # 5 nets with public data (F2 needs TIMIT) x (SB, LB + 6 remedy regimes + dynamic) x 5 seeds
+    assert jobs["train"] == 5 * (2 + 6 + 1) * 5
     assert jobs["fetch"] == jobs["prepare"] == 3  # mnist, cifar10, cifar100
     assert jobs["table2"] == 1
 
@@ -26,13 +26,15 @@ def test_timit_configured_adds_f2(tmp_path, full_config):
     cfg = copy.deepcopy(full_config)
     cfg["datasets"]["timit"]["path"] = str(tmp_path / "timit.npz")
     jobs = planned_jobs(tmp_path, write_config(tmp_path / "c.yaml", cfg))
-    assert jobs["train"] == 6 * 2 * 5
+    assert jobs["train"] == 5 * (2 + 6 + 1) * 5 + (2 + 5 + 1) * 5  # F2: no image augmentation
     assert jobs["fetch"] == 4
 
 
 def test_demo_config_plans_f1_and_c1_on_fashion_mnist(tmp_path):
     jobs = planned_jobs(tmp_path, ROOT / "config/demo.yaml")
-    assert jobs["train"] == 2 * 2 * 2 and jobs["fetch"] == 1
+    # (F1, C1) x (SB, LB) x 2 seeds, and F1 x (6 remedy regimes + dynamic) x 2 seeds
+    assert jobs["train"] == 2 * 2 * 2 + 7 * 2 and jobs["fetch"] == 1
+    assert jobs["remedies_table"] == 1
 
 
 def test_invalid_config_is_rejected_with_the_key(tmp_path, full_config):
@@ -54,4 +56,26 @@ def test_demo_from_repo_root_does_not_inherit_the_paper_nets():
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = (proc.stdout + proc.stderr).split("Job stats:")[1]
     train = next(int(l.split()[1]) for l in table.splitlines() if l.startswith("train "))
-    assert train == 2 * 2 * 2
+    assert train == 2 * 2 * 2 + 7 * 2  # plain F1 and C1, and F1's remedy and dynamic regimes
+
+
+def test_demo_plans_every_section4_experiment_on_f1(tmp_path):
+    jobs = planned_jobs(tmp_path, ROOT / "config/demo.yaml")
+    assert jobs["sweep_batch_train"] == 4 * 2  # 4 batch sizes x 2 seeds
+    assert jobs["trajectory_train"] == 2  # SB and LB, seed 0
+    assert jobs["warmstart_train"] == 4  # K in [0, 1, 3, 6]
+    assert jobs["sweep_sharpness"] == 4 * 2 + 4 + 2 * 4  # Fig. 4, Fig. 5, Fig. 6
+    assert jobs["grad_noise"] == 2 * 3  # SB, LB x 3 checkpoints
+    for rule in ("fig4", "fig5", "fig6", "noise_spread", "noise_scale"):
+        assert jobs[f"{rule}_frame"] == jobs[f"{rule}_figure"] == 1, rule
+    assert jobs["dynamic_table"] == 1
+
+
+def test_full_config_plans_section4_for_c1_and_f2_with_timit(tmp_path, full_config):
+    jobs = planned_jobs(tmp_path, ROOT / "config/config.yaml")
+    assert jobs["sweep_batch_train"] == 7 * 3 and jobs["warmstart_train"] == 12  # C1 only
+    cfg = copy.deepcopy(full_config)
+    cfg["datasets"]["timit"]["path"] = str(tmp_path / "timit.npz")
+    jobs = planned_jobs(tmp_path, write_config(tmp_path / "c.yaml", cfg))
+    assert jobs["sweep_batch_train"] == (7 + 10) * 3 and jobs["warmstart_train"] == 2 * 12
+    assert jobs["trajectory_train"] == 2 * 2 and jobs["fig6_figure"] == 2

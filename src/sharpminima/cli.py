@@ -73,8 +73,8 @@ def cmd_train(args) -> int:
 def cmd_table2(args) -> int:
     from sharpminima import tables
     df = tables.collect_runs(args.runs)
-    tables.write_table(tables.table2(df, args.scale), args.out_csv, args.out_md,
-                       caption=tables.table2_caption(args.scale))
+    tables.write_frame(tables.table2(df, args.scale), args.out_csv, args.out_md,
+                       tables.table2_caption(args.scale), tables.table2_markdown)
     return 0
 
 
@@ -136,10 +136,165 @@ def cmd_slice2d(args) -> int:
 
 
 def cmd_figure(args) -> int:
-    from sharpminima import figures
+    from sharpminima import figures, figures_sweeps
     df = figures.read_inputs(args.kind, args.inputs)
-    figures.save(figures.FIGURES[args.kind](df, args.scale), args.out_stem)
+    draw = {**figures.FIGURES, **figures_sweeps.FIGURES}[args.kind]
+    figures.save(draw(df, args.scale), args.out_stem)
     return 0
+
+
+def cmd_grad_noise(args) -> int:
+    import pandas as pd
+
+    from sharpminima import noise
+    from sharpminima.atomic import atomic_path
+    device = _setup_compute(args)
+    model, split, labels = _load_run(args, device)
+    rows = noise.spread_curve(model, split, args.sizes, args.repeats, args.seed)
+    df = pd.DataFrame([{**labels, "seed_perm": args.seed, **r} for r in rows])
+    with atomic_path(args.out) as tmp:
+        df.to_csv(tmp, index=False)
+    slope, _ = noise.fit_loglog(df["m"], df["spread"])
+    print(f"{labels['net']} {labels['regime']} seed {labels['seed']} epoch {labels.get('epoch')}: "
+          f"spread slope {slope:+.3f} over m = {sorted(set(args.sizes))}", file=sys.stderr)
+    return 0
+
+
+def cmd_sweep_frame(args) -> int:
+    from sharpminima import sweeps
+    from sharpminima.atomic import atomic_path
+    inputs = {"fig4": (args.metrics, args.sharpness), "fig5": (args.histories, args.sharpness),
+              "fig6": (args.sharpness, args.histories), "noise_spread": (args.records,),
+              "noise_scale": (args.histories,)}[args.kind]
+    df = sweeps.FRAMES[args.kind](*inputs)
+    df.insert(0, "scale", args.scale)
+    with atomic_path(args.out) as tmp:
+        df.to_csv(tmp, index=False)
+    return 0
+
+
+def cmd_dynamic_table(args) -> int:
+    from sharpminima import sweeps, tables
+    df = sweeps.dynamic_table(args.metrics, args.sharpness, args.scale)
+    tables.write_frame(df, args.out_csv, args.out_md, sweeps.dynamic_caption(args.scale),
+                       sweeps.dynamic_markdown)
+    return 0
+
+def _load_run(args, device):
+    """A trained model, its run record (net, regime, seed, dataset) and its training split."""
+    from sharpminima import data, train
+    path = Path(args.model)
+    record = _run_record(path)
+    model = train.load_model(args.model, device)
+    split = data.load(args.data, device, train_size=args.train_size, test_size=1).train
+    labels = {k: record.get(k) for k in ("net", "regime", "seed", "dataset")}
+    if path.parent.name == "iterates" and path.stem.startswith("epoch"):
+        labels["epoch"] = int(path.stem[len("epoch"):])  # an iterate saved during training
+    return model, split, labels
+
+
+def _run_record(model_path: Path) -> dict:
+    """metrics.json beside the model; for an iterate (<run>/iterates/epochN.pt), its run's; else
+    what the checkpoint itself says (net only)."""
+    for folder in (model_path.parent, model_path.parent.parent):
+        if (folder / "metrics.json").exists():
+            return json.loads((folder / "metrics.json").read_text())
+        if model_path.parent.name != "iterates":
+            break
+    import torch
+    return {"net": torch.load(model_path, map_location="cpu", weights_only=True).get("net")}
+
+
+def _write_record(path, result: dict, labels: dict, device) -> None:
+    from sharpminima import provenance
+    from sharpminima.atomic import write_json
+    write_json(path, {**labels, **result, "provenance": provenance.collect(device)})
+
+
+def cmd_sharpness(args) -> int:
+    from sharpminima.sharpness import sharpness
+    device = _setup_compute(args)
+    model, split, labels = _load_run(args, device)
+    result = sharpness(model, split, args.eps, space=args.space, dim=args.dim,
+                       a_dist=args.a_dist, a_seed=args.a_seed, iters=args.iters, chunk=args.chunk)
+    result["n_examples"] = len(split)
+    _write_record(args.out, result, labels, device)
+    print(f"{labels['net']} {labels['regime']} seed {labels['seed']}: {args.space} sharpness "
+          f"(eps {args.eps:g}) = {result['sharpness']:.4g}  [{result['wall_s']:.1f} s, "
+          f"{result['passes']} passes]", file=sys.stderr)
+    return 0
+
+
+def cmd_hessian(args) -> int:
+    from sharpminima.hessian import hessian_spectrum
+    device = _setup_compute(args)
+    model, split, labels = _load_run(args, device)
+    result = hessian_spectrum(model, split, k=args.k, trace_samples=args.trace_samples,
+                              seed=args.seed, chunk=args.chunk, tol=args.tol)
+    result["n_examples"] = len(split)
+    _write_record(args.out, result, labels, device)
+    print(f"{labels['net']} {labels['regime']} seed {labels['seed']}: top eigenvalue "
+          f"{result['top_eigenvalues'][0]:.4g}, trace {result['trace']:.4g}", file=sys.stderr)
+    return 0
+
+
+def cmd_sharpness_table(args) -> int:
+    from sharpminima import tables
+    df = tables.sharpness_frame(args.records)
+    tables.write_frame(tables.sharpness_table(df, args.scale), args.out_csv, args.out_md,
+                       tables.sharpness_caption(df, args.scale, args.caption),
+                       tables.sharpness_markdown)
+    return 0
+
+
+def cmd_hessian_table(args) -> int:
+    from sharpminima import tables
+    df = tables.hessian_table(tables.read_records(args.records), args.scale)
+    tables.write_frame(df, args.out_csv, args.out_md, tables.hessian_caption(args.scale),
+                       tables.hessian_markdown)
+    return 0
+
+
+def cmd_remedies_table(args) -> int:
+    from sharpminima import remedies_table
+    remedies_table.build(args.metrics, args.sharpness or [], args.out_csv, args.out_md,
+                         args.scale, args.reference, args.baseline)
+    return 0
+
+
+def _add_measure_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="a run's model.pt (metrics.json beside it)")
+    p.add_argument("--data", required=True, help="prepared dataset (.npz)")
+    p.add_argument("--train-size", type=int, default=None,
+                   help="use the first N training examples (default: all)")
+    p.add_argument("--chunk", type=int, default=5000, help="examples per evaluation chunk")
+    p.add_argument("--out", required=True, help="JSON record to write")
+    _add_compute_args(p)
+
+
+def cmd_summary(args) -> int:
+    from sharpminima import summary
+    summary.write(args.table2, args.sharpness_tables, args.hessian, args.histories,
+                  args.out_metrics, args.out_curves)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from sharpminima import report
+    from sharpminima.atomic import write_text
+    out = Path(args.out)
+    write_text(out, report.build(Path(args.results), out.parent, json.loads(args.config)))
+    return 0
+
+
+def cmd_readme_verdicts(args) -> int:
+    from sharpminima import report
+    from sharpminima.atomic import write_text
+    readme = Path(args.readme)
+    write_text(readme, report.readme_with_verdicts(readme.read_text(), Path(args.report).read_text(),
+                                                   "make readme-verdicts"))
+    return 0
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -226,13 +381,106 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_slice2d)
 
     p = sub.add_parser("figure", help="draw one figure (PNG + PDF) from the tidy records")
-    p.add_argument("kind", choices=["fig2", "fig3", "fig7", "slice2d"])
+    p.add_argument("kind", choices=["fig2", "fig3", "fig7", "slice2d", "fig4", "fig5", "fig6",
+                                    "noise_spread", "noise_scale"])
     p.add_argument("--inputs", nargs="+", required=True,
                    help="fig2: history.csv of the runs (metrics.json beside each); fig3/fig7: "
                         "linear/curvilinear.csv; slice2d: the slice2d.csv of each regime")
     p.add_argument("--out-stem", required=True, help="writes STEM.png and STEM.pdf")
     p.add_argument("--scale", default="full", help="label for the scale (full, demo, tiny)")
     p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("grad-noise", help="spread of minibatch gradients vs batch size m at fixed "
+                                          "parameters, with tr(Sigma) and B_simple estimates")
+    _add_measure_args(p)
+    p.add_argument("--sizes", type=int, nargs="+", required=True, help="batch sizes m")
+    p.add_argument("--repeats", type=int, default=1, help="permutations per m (chunks: "
+                                                          "repeats x floor(N / m))")
+    p.add_argument("--seed", type=int, default=0, help="seed of the permutations")
+    p.set_defaults(func=cmd_grad_noise)
+
+    p = sub.add_parser("sweep-frame", help="the tidy CSV of Fig. 4, 5, 6 or a noise figure from "
+                                           "the runs' records")
+    p.add_argument("kind", choices=["fig4", "fig5", "fig6", "noise_spread", "noise_scale"])
+    p.add_argument("--metrics", nargs="*", default=[], help="fig4: metrics.json of the runs")
+    p.add_argument("--histories", nargs="*", default=[],
+                   help="fig5: history.csv of the warm starts; fig6 (optional), noise_scale: "
+                        "history.csv of the trajectory runs (metrics.json beside each)")
+    p.add_argument("--sharpness", nargs="*", default=[], help="sharpness JSON records")
+    p.add_argument("--records", nargs="*", default=[], help="noise_spread: grad-noise CSVs")
+    p.add_argument("--out", required=True, help="tidy CSV")
+    p.add_argument("--scale", default="full", help="label for the scale (full, demo, tiny)")
+    p.set_defaults(func=cmd_sweep_frame)
+
+    p = sub.add_parser("dynamic-table", help="dynamic sampling (growing batch) beside SB and LB")
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of the runs")
+    p.add_argument("--sharpness", nargs="*", default=[], help="their sharpness JSON records")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.add_argument("--scale", default="full")
+    p.set_defaults(func=cmd_dynamic_table)
+    p = sub.add_parser("sharpness", help="eps-sharpness (paper Metric 2.1) of a trained run")
+    _add_measure_args(p)
+    p.add_argument("--eps", type=float, required=True, help="box size (paper: 1e-3, 5e-4)")
+    p.add_argument("--space", choices=["full", "subspace"], default="full")
+    p.add_argument("--dim", type=int, default=100, help="subspace dimension p")
+    p.add_argument("--a-dist", default="gaussian", help="distribution of the random A")
+    p.add_argument("--a-seed", type=int, default=0, help="seed of the random A")
+    p.add_argument("--iters", type=int, default=10, help="L-BFGS-B iterations")
+    p.set_defaults(func=cmd_sharpness)
+
+    p = sub.add_parser("hessian", help="top Hessian eigenvalues (Lanczos) and trace (Hutchinson)")
+    _add_measure_args(p)
+    p.add_argument("--k", type=int, default=5, help="number of top eigenvalues")
+    p.add_argument("--trace-samples", type=int, default=20, help="Hutchinson probes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tol", type=float, default=1e-3, help="Lanczos relative tolerance")
+    p.set_defaults(func=cmd_hessian)
+
+    p = sub.add_parser("sharpness-table", help="Table 3 or 4: sharpness, ours beside the paper's")
+    p.add_argument("records", nargs="+", help="sharpness JSON records (one space)")
+    p.add_argument("--caption", default="", help="declared choices to print in the caption")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.add_argument("--scale", default="full")
+    p.set_defaults(func=cmd_sharpness_table)
+
+    p = sub.add_parser("hessian-table", help="top Hessian eigenvalue and trace, SB vs LB")
+    p.add_argument("records", nargs="+", help="hessian JSON records")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.add_argument("--scale", default="full")
+    p.set_defaults(func=cmd_hessian_table)
+
+    p = sub.add_parser("remedies-table", help="remedies of the generalization gap: test accuracy "
+                                              "and sharpness beside plain SB and LB")
+    p.add_argument("--metrics", nargs="+", required=True,
+                   help="metrics.json of the runs (plain SB and LB and the remedy regimes)")
+    p.add_argument("--sharpness", nargs="*", default=[],
+                   help="sharpness JSON records of the same runs (full space is used)")
+    p.add_argument("--reference", default="SB", help="the small-batch regime shown for reference")
+    p.add_argument("--baseline", default="LB", help="the plain regime changes are measured against")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.add_argument("--scale", default="full")
+    p.set_defaults(func=cmd_remedies_table)
+    p = sub.add_parser("summary", help="key numbers for `dvc metrics`, curves for `dvc plots`")
+    p.add_argument("--table2", required=True)
+    p.add_argument("--sharpness-tables", nargs="*", default=[])
+    p.add_argument("--hessian", default=None)
+    p.add_argument("--histories", nargs="+", required=True, help="history.csv of each run")
+    p.add_argument("--out-metrics", required=True)
+    p.add_argument("--out-curves", required=True, help="directory of per net/regime CSVs")
+    p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("report", help="REPORT.md: tables, figures, verdicts, provenance")
+    p.add_argument("--results", default="results", help="the pipeline's results directory")
+    p.add_argument("--config", required=True, help="the resolved config as JSON")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("readme-verdicts", help="copy the report's verdicts into README.md")
+    p.add_argument("--report", default="results/report/REPORT.md")
+    p.add_argument("--readme", default="README.md")
+    p.set_defaults(func=cmd_readme_verdicts)
     return parser
 
 

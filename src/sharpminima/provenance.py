@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -11,6 +12,9 @@ from pathlib import Path
 import torch
 
 PACKAGES = ("torch", "numpy", "scipy", "pandas", "snakemake", "sharpminima")
+# Where a job ran: the scheduler's job id and the devices it was given (absent when run locally).
+SCHEDULER_VARS = ("SLURM_JOB_ID", "SLURM_JOB_PARTITION", "SLURM_GPUS_ON_NODE",
+                  "CUDA_VISIBLE_DEVICES")
 
 
 def code_version() -> dict:
@@ -63,4 +67,5 @@ def resolve_device(requested: str = "auto") -> torch.device:
 
 
 def collect(device) -> dict:
-    return {"code": code_version(), "packages": package_versions(), "device": device_name(device)}
+    return {"code": code_version(), "packages": package_versions(), "device": device_name(device),
+            "scheduler": {k: os.environ[k] for k in SCHEDULER_VARS if k in os.environ}}

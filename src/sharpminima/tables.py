@@ -94,9 +94,94 @@ def table2_caption(scale: str) -> str:
             + SCALE_NOTE.get(scale, ""))
 
 
-def write_table(df: pd.DataFrame, out_csv, out_md, caption: str,
-                markdown: pd.DataFrame | None = None) -> None:
+def write_frame(df: pd.DataFrame, out_csv, out_md, caption: str, markdown) -> None:
+    """The numeric table as CSV, and a readable Markdown rendering (markdown(df)) with a caption."""
     with atomic_path(out_csv) as tmp:
         df.to_csv(tmp, index=False)
-    md = markdown if markdown is not None else table2_markdown(df)
-    write_text(out_md, f"{caption}\n\n{md.to_markdown(index=False)}\n")
+    write_text(out_md, f"{caption}\n\n{markdown(df).to_markdown(index=False)}\n")
+
+
+def read_records(paths) -> pd.DataFrame:
+    """One row per JSON record (nested provenance dropped)."""
+    rows = []
+    for p in paths:
+        rec = json.loads(Path(p).read_text())
+        rec.pop("provenance", None)
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+# --- Tables 3 and 4: sharpness -------------------------------------------------------------------
+
+def sharpness_frame(paths) -> pd.DataFrame:
+    df = read_records(paths)
+    if df["space"].nunique() != 1:
+        raise ValueError(f"a sharpness table takes one space, got {sorted(df['space'].unique())}")
+    return df
+
+
+def sharpness_table(records: pd.DataFrame, scale: str) -> pd.DataFrame:
+    """Per net, regime and eps: sharpness mean, std, n; the paper's value; LB/SB ratio of means."""
+    space = records["space"].iloc[0]
+    rows = []
+    for (net, regime, eps), g in records.groupby(["net", "regime", "eps"], sort=True):
+        mean, std, n = mean_std(g["sharpness"])
+        ref = paper.sharpness(net, regime, float(eps), space) or (np.nan, np.nan)
+        rows.append({"scale": scale, "space": space, "net": net, "dataset": g["dataset"].iloc[0],
+                     "regime": regime, "eps": float(eps), "n": n, "sharpness_mean": mean,
+                     "sharpness_std": std, "paper_mean": ref[0], "paper_std": ref[1],
+                     "f_x_mean": g["f_x"].mean(), "wall_s_mean": g["wall_s"].mean()})
+    df = pd.DataFrame(rows)
+    sb = df[df.regime == "SB"].set_index(["net", "eps"])
+    for col, src in (("lb_over_sb", "sharpness_mean"), ("paper_lb_over_sb", "paper_mean")):
+        sb_value = [sb[src].get((net, eps), np.nan) for net, eps in zip(df.net, df.eps)]
+        df[col] = np.where(df.regime == "SB", np.nan, df[src] / np.array(sb_value, dtype=float))
+    return df
+
+
+def sharpness_markdown(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "net": df.net, "data": df.dataset, "regime": df.regime, "eps": df.eps.map("{:g}".format),
+        "n": df.n, "sharpness (ours)": [fmt(m, s) for m, s in zip(df.sharpness_mean, df.sharpness_std)],
+        "sharpness (paper)": [fmt(m, s) for m, s in zip(df.paper_mean, df.paper_std)],
+        "ratio to SB (ours)": [fmt(r, np.nan, 1) for r in df.lb_over_sb],
+        "ratio to SB (paper)": [fmt(r, np.nan, 1) for r in df.paper_lb_over_sb],
+    })
+
+
+def sharpness_caption(records: pd.DataFrame, scale: str, choices: str) -> str:
+    space = records["space"].iloc[0]
+    which = ("Table 3: sharpness in the full space (A = I)" if space == "full" else
+             "Table 4: sharpness in a random subspace (A: n x p random matrix)")
+    return (f"{which}, paper Metric 2.1 in percent, mean ± std over seeds (n), ours beside the "
+            f"paper's (Keskar et al. 2017); ratio = regime mean / SB mean. {choices}. "
+            + SCALE_NOTE.get(scale, ""))
+
+
+# --- Hessian -------------------------------------------------------------------------------------
+
+def hessian_table(records: pd.DataFrame, scale: str) -> pd.DataFrame:
+    records = records.assign(top=records["top_eigenvalues"].map(lambda v: v[0]))
+    rows = []
+    for (net, regime), g in records.groupby(["net", "regime"], sort=True):
+        top, top_sd, n = mean_std(g["top"])
+        tr, tr_sd, _ = mean_std(g["trace"])
+        rows.append({"scale": scale, "net": net, "dataset": g["dataset"].iloc[0],
+                     "regime": regime, "n": n, "top_eig_mean": top, "top_eig_std": top_sd,
+                     "trace_mean": tr, "trace_std": tr_sd,
+                     "trace_stderr_mean": g["trace_stderr"].mean()})
+    return pd.DataFrame(rows)
+
+
+def hessian_markdown(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "net": df.net, "data": df.dataset, "regime": df.regime, "n": df.n,
+        "top eigenvalue": [fmt(m, s, 3) for m, s in zip(df.top_eig_mean, df.top_eig_std)],
+        "trace (Hutchinson)": [fmt(m, s, 1) for m, s in zip(df.trace_mean, df.trace_std)],
+    })
+
+
+def hessian_caption(scale: str) -> str:
+    return ("Hessian of the training loss at the minimizer (beyond the paper): largest "
+            "eigenvalue (Lanczos on Hessian-vector products) and trace (Hutchinson), mean ± std "
+            "over seeds (n). " + SCALE_NOTE.get(scale, ""))

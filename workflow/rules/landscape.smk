@@ -63,7 +63,7 @@ def landscape_size_args(wildcards, splits=("train", "test")):
 
 
 def paired_nets():
-    return NETS if set(PAIR_REGIMES) <= set(REGIMES) else []
+    return [n for n in NETS if set(PAIR_REGIMES) <= set(net_regimes(n, "plain"))]
 
 
 def landscape_targets():
@@ -71,12 +71,20 @@ def landscape_targets():
     out = []
     for net in NETS:
         out += [f"{figure_stem('fig2', net)}.{ext}" for ext in ("png", "pdf")]
-        out += [slice_files(net, r)["csv"] for r in REGIMES]
+        out += [slice_files(net, r)["csv"] for r in net_regimes(net, "plain")]
         out += [f"{figure_stem('slice2d', net)}.{ext}" for ext in ("png", "pdf")]
     for net in paired_nets():
         out += list(landscape_files(net).values())
         out += [f"{figure_stem(k, net)}.{ext}" for k in ("fig3", "fig7") for ext in ("png", "pdf")]
     return out
+
+
+localrules:
+    fig2,
+    fig3,
+    fig7,
+    slice2d_figure,
+    slice_directions,
 
 
 rule landscape:
@@ -147,11 +155,14 @@ rule slice2d:
 
 rule fig2:
     input:
-        histories=lambda w: [run_files(w.net, r, s)["history"] for r in REGIMES for s in SEEDS],
-        metrics=lambda w: [run_files(w.net, r, s)["metrics"] for r in REGIMES for s in SEEDS],
+        histories=lambda w: [run_files(w.net, r, s)["history"]
+                             for r in net_regimes(w.net, "plain") for s in SEEDS],
+        metrics=lambda w: [run_files(w.net, r, s)["metrics"]
+                           for r in net_regimes(w.net, "plain") for s in SEEDS],
     output:
         figure_outputs("fig2", "{net}", "fig2.rst", "Fig. 2: accuracy during training"),
     params:
+        code=figure_code("fig2"),
         stem=lambda w: figure_stem("fig2", w.net),
         scale=config["scale"],
     log:
@@ -167,6 +178,7 @@ rule fig3:
     output:
         figure_outputs("fig3", "{net}", "fig3.rst", "Fig. 3: linear interpolation SB to LB"),
     params:
+        code=figure_code("fig3"),
         stem=lambda w: figure_stem("fig3", w.net),
         scale=config["scale"],
     log:
@@ -181,6 +193,7 @@ rule fig7:
     output:
         figure_outputs("fig7", "{net}", "fig7.rst", "Fig. 7: curvilinear path SB to LB"),
     params:
+        code=figure_code("fig7"),
         stem=lambda w: figure_stem("fig7", w.net),
         scale=config["scale"],
     log:
@@ -191,10 +204,11 @@ rule fig7:
 
 rule slice2d_figure:
     input:
-        lambda w: [slice_files(w.net, r)["csv"] for r in REGIMES],
+        lambda w: [slice_files(w.net, r)["csv"] for r in net_regimes(w.net, "plain")],
     output:
         figure_outputs("slice2d", "{net}", "slice2d.rst", "2-D loss slices (beyond the paper)"),
     params:
+        code=figure_code("slice2d"),
         stem=lambda w: figure_stem("slice2d", w.net),
         scale=config["scale"],
     log:
