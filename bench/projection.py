@@ -1,44 +1,53 @@
 """Projected device-hours of `make reproduce` from a benchmark results JSON (bench/run.py).
 
-Every job of the full configuration's DAG (config/config.yaml, schema defaults filled in) is
-enumerated the way workflow/rules/*.smk plan them, and costed with the throughputs measured on ONE
-device, the one named in the results file. The output is labelled with that device: projected
-from a CPU's results it is CPU-hours on that CPU, not GPU-hours.
+The job list is Snakemake's own: a dry run of the configuration (`snakemake -n -p`, default
+config/config.yaml) prints every job with its rule, wildcards, resources and shell command. Every
+GPU-tagged job (`resources: gpu=1`) is costed from its command line (`python -m sharpminima VERB
+...`) with the throughputs measured on ONE device, the one named in the results file: projected
+from a CPU's results, the answer is CPU-hours on that CPU, not GPU-hours, and it says so. A second
+dry run with a (dummy) TIMIT path adds the F2 jobs, which are only planned when TIMIT is supplied.
 
-Cost model (per job; every quantity below is measured by bench/run.py unless marked ESTIMATE):
-  train       epochs x [ floor(N/B) x B / train samples/s at B  x remedy factor
-                         + (N_train + N_test) / eval samples/s ]          (per-epoch evaluation)
-              epochs = train.max_epochs (an UPPER bound: the stopping rule, patience 5, usually
-              stops earlier; --epochs sets an expected count instead).
-              samples/s at B: the measurement at the nearest measured batch (log scale; SB 256
-              and LB 10%, or its capped batch on a CPU --quick run).
-              remedy factor (ESTIMATE, from the remedy's arithmetic): proximal = inner_steps
-              (that many gradient passes per batch), sam = 2 (two gradients), fgsm = 1 +
-              2 x forward / train FLOPs (an input-gradient pass on the batch), augment,
-              lr_warmup, ghost_bn = 1 (same FLOPs; the on-device augmentation is not counted).
-  sharpness   per (run, space, eps): passes x full-set pass time + time outside the passes, with
-              passes and outside time from the measured sharpness computation. Plain regimes get
-              every configured space; remedy regimes full space only (the remedies table). The
-              subspace's n x 100 matrix A and its normal equations are not counted (ESTIMATE:
-              seconds on a GPU).
-  hessian     per plain run: (Lanczos matvecs + trace_samples) Hessian-vector products, each
-              ~2 full-set passes (double backward, ESTIMATE); Lanczos matvecs: --lanczos-matvecs
-              (ESTIMATE, default 60 for k = 5: ARPACK's usual 3-5 restarts of 2k+1 vectors).
-  landscape   per net with SB and LB: 2 paths x `points` alphas x (N_train + N_test) forwards.
-  slice2d     per plain regime: grid^2 x N_train forwards (landscape.train_size when set).
-  Data preparation, figures and tables: not counted (seconds, CPU).
-Nets on TIMIT are planned only when datasets.timit.path is set; they are shown, and the totals are
-given with and without them.
+Cost model per verb (measured by bench/run.py unless marked ESTIMATE; N = the job's training
+examples, --train-size when given, else the dataset's; M = test examples):
+  train      sum over epochs e of [ floor(N/B_e) x B_e / (train samples/s at B_e) x remedy factor
+             + (N + M) / (eval samples/s) + gradient-noise columns when noise_chunk is set ]
+             epochs = max_epochs: exact when the stopping rule is off (patience null: sweeps,
+             trajectories, warm starts), an UPPER bound otherwise (patience 5 usually stops
+             earlier; --epochs sets an expected count for those instead). B_e follows
+             batch_schedule (dynamic sampling). Samples/s at a batch B: the measurement at the
+             nearest measured batch (log scale: SB 256 and LB 10%, or its capped batch in a CPU
+             --quick run). Remedy factor (ESTIMATE, from the arithmetic): proximal = inner_steps
+             gradient passes per batch, sam = 2, fgsm = 1 + 2 x forward / train FLOPs (an input-
+             gradient pass), augment, lr_warmup, ghost_bn = 1 (augmentation kernels not counted).
+  sharpness  passes x full-set pass time (scaled to N) + the measured time outside the passes;
+             the subspace matrix A (n x 100) and its normal equations are not counted (ESTIMATE:
+             seconds on a GPU).
+  hessian    (Lanczos matvecs + trace samples) Hessian-vector products x 2 passes each (double
+             backward, ESTIMATE); Lanczos matvecs: --lanczos-matvecs (ESTIMATE, default 60 for
+             k = 5, i.e. a few ARPACK restarts of 2k + 1 vectors).
+  landscape  2 paths x points x (N + M) / eval samples/s.
+  slice2d    grid^2 x N / eval samples/s.
+  grad-noise repeats x sum over sizes m of N / (train samples/s at m) (forward+backward over N in
+             chunks of m; ESTIMATE for m far from the measured batches: small chunks are slower
+             per sample, launch-bound on a GPU).
+Any other GPU job is listed as not costed. CPU jobs (fetch, prepare, directions, tables, figures,
+report) are not costed: seconds each.
 
     python bench/projection.py bench/results/<device>.json [--config config/config.yaml]
-           [--epochs N] [--out-md PATH] [--out-json PATH]
+           [--epochs N] [--lanczos-matvecs 60] [--out-md PATH] [--out-json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -46,36 +55,72 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-
+#: (training, test) examples of each dataset. TIMIT: ASSUMPTION, as in bench/flops.py.
+DATASET_SIZES = {"mnist": (60000, 10000), "fashion_mnist": (60000, 10000),
+                 "cifar10": (50000, 10000), "cifar100": (50000, 10000),
+                 "timit": (721329, 310621)}
 REMEDY_FACTORS_DOC = "proximal: inner_steps; sam: 2; fgsm: 1 + 2 fwd/train; others: 1"
 
 
-def schema_defaults(schema_path: Path) -> dict:
-    """Top-level defaults of the blocks this projection reads (train, landscape, sharpness,
-    hessian), straight from the schema."""
-    schema = yaml.safe_load(schema_path.read_text())
-    props = schema["properties"]
-    out = {}
-    for block in ("train", "landscape", "sharpness", "hessian"):
-        out[block] = {k: v["default"] for k, v in props[block].get("properties", {}).items()
-                      if isinstance(v, dict) and "default" in v}
-    return out
+# ------------------------------------------------------------------------------ the dry run
+
+def dry_run(config: Path, workdir: Path) -> str:
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory",
+           str(workdir), "--configfile", str(config), "-n", "-p"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"snakemake dry run failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout + proc.stderr
 
 
-def load_config(path: Path) -> dict:
-    cfg = yaml.safe_load(path.read_text())
-    defaults = schema_defaults(ROOT / "workflow/schemas/config.schema.yaml")
-    for block, d in defaults.items():
-        cfg[block] = {**d, **(cfg.get(block) or {})}
-    cfg.setdefault("datasets", {})
-    return cfg
+def parse_jobs(text: str) -> list[dict]:
+    """Jobs of a `snakemake -n -p` printout: rule, wildcards, resources, shell command."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+        m = re.match(r"(?:local)?rule (\w+):", block)
+        if not m:
+            continue
+        job = {"rule": m.group(1), "wildcards": {}, "gpu": False, "shell": None}
+        for line in block.splitlines():
+            s = line.strip()
+            if s.startswith("wildcards:"):
+                job["wildcards"] = dict(kv.split("=", 1) for kv in s[10:].strip().split(", ")
+                                        if "=" in kv)
+            elif s.startswith("resources:"):
+                job["gpu"] = bool(re.search(r"\bgpu=[1-9]", s))
+            elif s.startswith("Shell command:"):
+                job["shell"] = s[len("Shell command:"):].strip()
+        jobs.append(job)
+    return jobs
 
+
+def cli_args(shell: str) -> tuple[str | None, dict]:
+    """(verb, {option: [values]}) of a `python -m sharpminima VERB --opt v ...` command."""
+    try:
+        words = shlex.split(shell.split(" 2>")[0])
+    except ValueError:
+        return None, {}
+    if "sharpminima" not in words:
+        return None, {}
+    rest = words[words.index("sharpminima") + 1:]
+    if not rest:
+        return None, {}
+    verb, opts, key = rest[0], {}, None
+    for w in rest[1:]:
+        if w.startswith("--"):
+            key = w[2:]
+            opts[key] = []
+        elif key is not None:
+            opts[key].append(w)
+    return verb, opts
+
+
+# --------------------------------------------------------------------------------- costing
 
 def rate_at(train: dict, batch: int) -> float:
     """Measured training samples/s at the measured batch nearest to `batch` (log scale)."""
     recs = [r for r in train.values() if r]
-    best = min(recs, key=lambda r: abs(math.log(r["batch"] / batch)))
-    return best["samples_per_s"]
+    return min(recs, key=lambda r: abs(math.log(r["batch"] / batch)))["samples_per_s"]
 
 
 def remedy_factor(remedy: dict, flops: dict) -> float:
@@ -89,114 +134,144 @@ def remedy_factor(remedy: dict, flops: dict) -> float:
     return f
 
 
-def project(results: dict, cfg: dict, epochs: int | None = None,
-            lanczos_matvecs: int = 60) -> dict:
-    jobs = []
-    seeds = cfg["seeds"]
-    regimes = cfg["regimes"]
-    remedy_regimes = [r for r, spec in regimes.items() if spec.get("remedy")]
-    timit_set = bool((cfg["datasets"].get("timit") or {}).get("path"))
-    missing = []
-    for net, netcfg in cfg["nets"].items():
-        if net not in results["nets"]:
-            missing.append(net)
-            continue
-        r = results["nets"][net]
-        n_train = netcfg.get("train_size") or r["n_train"]
-        n_test = netcfg.get("test_size") or r["n_test"]
-        train_cfg = {**cfg["train"], **(netcfg.get("train") or {})}
-        net_regimes = [g for g in regimes if netcfg.get("regimes") is None
-                       or g in netcfg["regimes"]]
-        plain = [g for g in net_regimes if g not in remedy_regimes]
+class Coster:
+    def __init__(self, results: dict, epochs: int | None, lanczos_matvecs: int):
+        self.results, self.epochs, self.lanczos = results, epochs, lanczos_matvecs
+
+    def sizes(self, opts: dict, net: str) -> tuple[int, int]:
+        data = Path(opts.get("data", [""])[0]).stem
+        n, m = DATASET_SIZES.get(data, (self.results["nets"][net]["n_train"],
+                                        self.results["nets"][net]["n_test"]))
+        n = min(n, int(opts["train-size"][0])) if opts.get("train-size") else n
+        m = min(m, int(opts["test-size"][0])) if opts.get("test-size") else m
+        return n, m
+
+    def pass_s(self, r: dict, n: int) -> float:
+        return r["pass"]["full_pass_s"] * n / r["n_train"]
+
+    def cost(self, job: dict) -> tuple[float | None, str]:
+        verb, opts = cli_args(job["shell"] or "")
+        if verb == "train":
+            spec = json.loads(opts["spec"][0])
+            net = spec["net"]
+        else:
+            net = job["wildcards"].get("net")
+        if net not in self.results["nets"]:
+            return None, f"net {net} not in the results file"
+        r = self.results["nets"][net]
+        n, m = self.sizes(opts, net)
         eval_rate = r["eval"]["samples_per_s"]
-        pass_s = r["pass"]["full_pass_s"] * n_train / r["n_train"]
-        sh = r["sharpness"]
-        sharp_s = sh["passes"] * pass_s + sh["time_outside_s"]
-        planned = netcfg["dataset"] != "timit" or timit_set
-        for regime in net_regimes:
-            spec = regimes[regime]
-            batch = spec.get("batch_size") or max(1, round(spec["batch_fraction"] * n_train))
-            remedy = {**(spec.get("remedy") or {})}
-            factor = remedy_factor(remedy, r["flops"])
-            ep = epochs or {**train_cfg, **(spec.get("train") or {})}["max_epochs"]
-            epoch_s = (n_train // batch * batch / rate_at(r["train"], batch) * factor
-                       + (n_train + n_test) / eval_rate)
-            for seed in seeds:
-                jobs.append({"stage": "train", "net": net, "regime": regime, "seed": seed,
-                             "planned": planned, "seconds": ep * epoch_s,
-                             "detail": f"{ep} epochs x {epoch_s:.3g} s (batch {batch}, "
-                                       f"factor {factor:.3g})"})
-                spaces = cfg["sharpness"]["spaces"] if regime in plain else (
-                    ["full"] if regime in remedy_regimes else [])
-                for space in spaces:
-                    for eps in cfg["sharpness"]["eps"]:
-                        jobs.append({"stage": "sharpness", "net": net, "regime": regime,
-                                     "seed": seed, "planned": planned, "seconds": sharp_s,
-                                     "detail": f"{space} eps {eps}"})
-                if regime in plain:
-                    hvps = lanczos_matvecs + cfg["hessian"]["trace_samples"]
-                    jobs.append({"stage": "hessian", "net": net, "regime": regime, "seed": seed,
-                                 "planned": planned, "seconds": hvps * 2 * pass_s,
-                                 "detail": f"{hvps} HVPs x 2 passes (ESTIMATE)"})
-        lc = cfg["landscape"]
-        if {"SB", "LB"} <= set(plain):
-            lt = lc.get("train_size") or n_train
-            le = lc.get("test_size") or n_test
-            jobs.append({"stage": "landscape", "net": net, "regime": "SB+LB", "seed": None,
-                         "planned": planned,
-                         "seconds": 2 * lc["points"] * (min(lt, n_train) + min(le, n_test))
-                         / eval_rate, "detail": f"2 paths x {lc['points']} points"})
-        for regime in plain:
-            lt = min(lc.get("train_size") or n_train, n_train)
-            jobs.append({"stage": "slice2d", "net": net, "regime": regime, "seed": None,
-                         "planned": planned,
-                         "seconds": lc["slice_grid"] ** 2 * lt / eval_rate,
-                         "detail": f"{lc['slice_grid']}^2 points"})
-    by_stage, by_net = {}, {}
-    for j in jobs:
-        key = "planned" if j["planned"] else "unplanned"
-        by_stage.setdefault(j["stage"], {"planned": 0.0, "unplanned": 0.0, "jobs": 0})
-        by_stage[j["stage"]][key] += j["seconds"]
-        by_stage[j["stage"]]["jobs"] += 1
-        by_net.setdefault(j["net"], {"planned": j["planned"], "seconds": 0.0, "jobs": 0})
-        by_net[j["net"]]["seconds"] += j["seconds"]
-        by_net[j["net"]]["jobs"] += 1
-    planned_h = sum(j["seconds"] for j in jobs if j["planned"]) / 3600
-    all_h = sum(j["seconds"] for j in jobs) / 3600
-    return {"device": results["device"], "device_type": results["device_type"],
-            "results_date": results["date"], "quick": results["settings"]["quick"],
-            "epochs": epochs or "train.max_epochs (upper bound)",
-            "lanczos_matvecs": lanczos_matvecs, "missing_nets": missing,
-            "timit_planned": timit_set, "jobs": jobs, "by_stage": by_stage, "by_net": by_net,
-            "device_hours_planned": planned_h, "device_hours_with_timit": all_h}
+        if verb == "train":
+            from sharpminima.train import TrainSpec
+
+            ts = TrainSpec.from_dict(spec)
+            epochs = ts.max_epochs if (ts.patience is None or not self.epochs) else min(
+                self.epochs, ts.max_epochs)
+            factor = remedy_factor(spec.get("remedy") or {}, r["flops"])
+            total = 0.0
+            for e in range(1, epochs + 1):
+                b = ts.batch_for_epoch(e, n)
+                total += n // b * b / rate_at(r["train"], b) * factor + (n + m) / eval_rate
+                if ts.noise_chunk and e % ts.noise_every == 0:
+                    total += min(ts.noise_size or n, n) / rate_at(r["train"], ts.noise_chunk)
+            bound = "exact" if ts.patience is None else (
+                "expected" if self.epochs else "upper bound")
+            return total, f"{epochs} epochs ({bound}), factor {factor:.3g}"
+        if verb == "sharpness":
+            sh = r["sharpness"]
+            return sh["passes"] * self.pass_s(r, n) + sh["time_outside_s"], f"N {n}"
+        if verb == "hessian":
+            hvps = self.lanczos + int(opts.get("trace-samples", ["20"])[0])
+            return hvps * 2 * self.pass_s(r, n), f"{hvps} HVPs (ESTIMATE)"
+        if verb == "landscape":
+            points = int(opts.get("points", ["25"])[0])
+            return 2 * points * (n + m) / eval_rate, f"2 x {points} points"
+        if verb == "slice2d":
+            grid = int(opts.get("grid", ["21"])[0])
+            return grid ** 2 * n / eval_rate, f"{grid}^2 points"
+        if verb == "grad-noise":
+            sizes = [int(s) for s in opts.get("sizes", [])]
+            repeats = int(opts.get("repeats", ["1"])[0])
+            return (repeats * sum(n / rate_at(r["train"], s) for s in sizes),
+                    f"{repeats} x {len(sizes)} sizes (ESTIMATE)")
+        return None, f"no cost model for verb {verb!r}"
+
+
+def project(results: dict, config: Path, epochs: int | None = None,
+            lanczos_matvecs: int = 60) -> dict:
+    coster = Coster(results, epochs, lanczos_matvecs)
+    cfg = yaml.safe_load(config.read_text())
+    runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        with_timit = copy.deepcopy(cfg)
+        with_timit.setdefault("datasets", {}).setdefault("timit", {})
+        if not with_timit["datasets"]["timit"].get("path"):
+            with_timit["datasets"]["timit"]["path"] = str(tmp / "timit_features.npz")
+        (tmp / "with_timit.yaml").write_text(yaml.safe_dump(with_timit))
+        for label, path in (("as_configured", config), ("with_timit", tmp / "with_timit.yaml")):
+            (tmp / label).mkdir()
+            runs[label] = parse_jobs(dry_run(path, tmp / label))
+    out = {"device": results["device"], "device_type": results["device_type"],
+           "results_date": results["date"], "quick": results["settings"]["quick"],
+           "config": str(config), "epochs": epochs or "max_epochs (upper bound where the "
+                                                     "stopping rule is on)",
+           "lanczos_matvecs": lanczos_matvecs}
+    for label, jobs in runs.items():
+        gpu = [j for j in jobs if j["gpu"]]
+        by_rule, by_net, uncosted, total = {}, {}, [], 0.0
+        for j in gpu:
+            seconds, detail = coster.cost(j)
+            if seconds is None:
+                uncosted.append({"rule": j["rule"], "wildcards": j["wildcards"], "why": detail})
+                continue
+            total += seconds
+            br = by_rule.setdefault(j["rule"], {"jobs": 0, "seconds": 0.0})
+            br["jobs"] += 1
+            br["seconds"] += seconds
+            net = j["wildcards"].get("net", "?")
+            bn = by_net.setdefault(net, {"jobs": 0, "seconds": 0.0})
+            bn["jobs"] += 1
+            bn["seconds"] += seconds
+        out[label] = {"jobs_total": len(jobs), "gpu_jobs": len(gpu), "by_rule": by_rule,
+                      "by_net": by_net, "uncosted": uncosted, "device_hours": total / 3600}
+    return out
 
 
 def markdown(p: dict) -> str:
     unit = "GPU" if p["device_type"] == "cuda" else "CPU"
+    a, t = p["as_configured"], p["with_timit"]
     lines = [
         f"### Projected cost of `make reproduce`, computed from measurements on: {p['device']}",
         "",
-        f"Device-hours ({unit}-hours on this device; jobs run one per device): "
-        f"**{p['device_hours_planned']:.1f} h** for the jobs planned without TIMIT, "
-        f"**{p['device_hours_with_timit']:.1f} h** with F2 (TIMIT features supplied). "
-        f"Epochs per training: {p['epochs']}. Results of {p['results_date']}"
-        + (" (quick run)" if p["quick"] else "") + ".",
+        f"{unit}-hours on that device (the GPU-tagged jobs run one per device: also the wall "
+        f"time on one such device): **{a['device_hours']:.1f} h** for the "
+        f"{a['gpu_jobs']} GPU-tagged jobs planned by {Path(p['config']).name} as shipped, "
+        f"**{t['device_hours']:.1f} h** with TIMIT supplied ({t['gpu_jobs']} jobs, adds F2). "
+        f"Epochs: {p['epochs']}. From the results of {p['results_date']}"
+        + (" (a --quick run)" if p["quick"] else "") + ".",
         "",
-        "| stage | jobs | hours (planned) | hours (F2, needs TIMIT) |",
-        "|---|---:|---:|---:|",
+        "| rule | jobs | hours | jobs with TIMIT | hours with TIMIT |",
+        "|---|---:|---:|---:|---:|",
     ]
-    for stage, v in p["by_stage"].items():
-        lines.append(f"| {stage} | {v['jobs']} | {v['planned'] / 3600:.2f} | "
-                     f"{v['unplanned'] / 3600:.2f} |")
+    for rule in sorted(set(a["by_rule"]) | set(t["by_rule"]),
+                       key=lambda r: -t["by_rule"].get(r, {"seconds": 0})["seconds"]):
+        ra, rt = a["by_rule"].get(rule, {"jobs": 0, "seconds": 0}), t["by_rule"].get(rule)
+        lines.append(f"| {rule} | {ra['jobs']} | {ra['seconds'] / 3600:.2f} | {rt['jobs']} | "
+                     f"{rt['seconds'] / 3600:.2f} |")
     lines += ["", "| net | jobs | hours |", "|---|---:|---:|"]
-    for net, v in p["by_net"].items():
-        lines.append(f"| {net}{'' if v['planned'] else ' (needs TIMIT)'} | {v['jobs']} | "
-                     f"{v['seconds'] / 3600:.2f} |")
-    if p["missing_nets"]:
-        lines += ["", f"Not in the results file (not costed): {', '.join(p['missing_nets'])}."]
+    for net, v in sorted(t["by_net"].items(), key=lambda kv: -kv[1]["seconds"]):
+        lines.append(f"| {net} | {v['jobs']} | {v['seconds'] / 3600:.2f} |")
+    for label, d in (("as configured", a), ("with TIMIT", t)):
+        if d["uncosted"]:
+            reasons: dict[str, int] = {}
+            for u in d["uncosted"]:
+                reasons[u["why"]] = reasons.get(u["why"], 0) + 1
+            lines += ["", f"Not costed ({label}): {len(d['uncosted'])} GPU jobs: "
+                          + "; ".join(f"{k} ({v})" for k, v in sorted(reasons.items())) + "."]
     lines += ["", "Cost model and estimates: bench/projection.py (remedy factors: "
               f"{REMEDY_FACTORS_DOC}; Hessian: {p['lanczos_matvecs']} Lanczos matvecs + trace "
-              "probes, 2 passes per HVP)."]
+              "probes, 2 passes per product)."]
     return "\n".join(lines) + "\n"
 
 
@@ -205,13 +280,14 @@ def main(argv=None) -> dict:
     ap.add_argument("results", type=Path)
     ap.add_argument("--config", type=Path, default=ROOT / "config/config.yaml")
     ap.add_argument("--epochs", type=int, default=None,
-                    help="expected epochs per training (default: train.max_epochs, an upper bound)")
+                    help="expected epochs of the trainings with a stopping rule "
+                         "(default: their max_epochs, an upper bound)")
     ap.add_argument("--lanczos-matvecs", type=int, default=60)
     ap.add_argument("--out-md", type=Path, default=None)
     ap.add_argument("--out-json", type=Path, default=None)
     args = ap.parse_args(argv)
     results = json.loads(args.results.read_text())
-    p = project(results, load_config(args.config), args.epochs, args.lanczos_matvecs)
+    p = project(results, args.config.resolve(), args.epochs, args.lanczos_matvecs)
     md = markdown(p)
     if args.out_md:
         args.out_md.write_text(md)

@@ -135,7 +135,8 @@ def speed_table(res: dict) -> list[str]:
     for net, name, rec in rows:
         lines.append(f"| {net} | {name} | {fmt(rec['samples_per_s'])} | {rec['speedup']:.2f}x | "
                      f"{pct(rec['fraction_of_matmul_peak'])} | {fmt(rec['first_warmup_s'])} |")
-    return lines + [""]
+    notes = [f"{net}: {r['speed_note']}" for net, r in res["nets"].items() if r.get("speed_note")]
+    return lines + [""] + ([f"Note: {'; '.join(notes)}.", ""] if notes else [])
 
 
 def multiseed_table(res: dict) -> list[str]:
@@ -168,16 +169,19 @@ def conditions_table(res: dict) -> list[str]:
 
 
 def render(res: dict, projection: bool = True) -> str:
+    order = ["F1", "F2", "C1", "C2", "C3", "C4"]
+    res = {**res, "nets": dict(sorted(res["nets"].items(),
+                                      key=lambda kv: (order + [kv[0]]).index(kv[0])))}
     lines = (header(res) + training_table(res) + measurement_table(res) + speed_table(res)
              + multiseed_table(res) + conditions_table(res))
     if projection:
         import projection as proj  # noqa: PLC0415
 
         try:
-            p = proj.project(res, proj.load_config(proj.ROOT / "config/config.yaml"))
+            p = proj.project(res, proj.ROOT / "config/config.yaml")
             lines += ["## " + proj.markdown(p).lstrip("# ")]
-        except (KeyError, FileNotFoundError) as err:  # a partial results file
-            lines += [f"(projection unavailable: missing {err})", ""]
+        except (KeyError, FileNotFoundError, RuntimeError) as err:  # partial results, no DAG
+            lines += [f"(projection unavailable: {err!r})", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -306,13 +306,22 @@ class NetBench:
                 **self.fraction(rate, self.flops.train)}
 
 
-def speed_cases(net: str, device) -> dict[str, dict]:
+#: --quick on a CPU: torch.compile of the VGG nets (C2/C4) is not measured. Inductor's CPU code for
+#: them takes minutes to build (5+ min on 2 cores) and then runs the max-pool/BN kernels in slow
+#: generated loops (seen: C1 compiled at 0.25-1.2x eager speed, run to run), so a quick run would
+#: spend most of its time there. A full (non-quick) run measures it.
+QUICK_CPU_NO_COMPILE = ("C2", "C4")
+
+
+def speed_cases(net: str, device, quick: bool = False) -> dict[str, dict]:
     """The options worth measuring for `net` on `device` (channels_last only for conv nets)."""
     conv = net.startswith("C")
-    cases = {"compile": {"compile": True}}
+    compile_ok = not (quick and device.type == "cpu" and net in QUICK_CPU_NO_COMPILE)
+    cases = {"compile": {"compile": True}} if compile_ok else {}
     if conv:
         cases["channels_last"] = {"channels_last": True}
-        cases["compile+channels_last"] = {"compile": True, "channels_last": True}
+        if compile_ok:
+            cases["compile+channels_last"] = {"compile": True, "channels_last": True}
     if device.type == "cuda":
         cases["tf32"] = {"tf32": True}
         cases["autocast_bf16"] = {"autocast_bf16": True}
@@ -431,7 +440,11 @@ def main(argv=None) -> dict:
         if "speed" not in skip:
             r["speed"] = {}
             base = r["train"]["SB"]["samples_per_s"]
-            for name, opts in speed_cases(net, device).items():
+            cases = speed_cases(net, device, args.quick)
+            if "compile" not in cases:
+                r["speed_note"] = ("compile not measured (--quick on a CPU, see "
+                                   "QUICK_CPU_NO_COMPILE in bench/run.py)")
+            for name, opts in cases.items():
                 rec = b.train(SB, opts, warmup=max(args.warmup, 2))
                 rec["speedup"] = rec["samples_per_s"] / base
                 r["speed"][name] = rec
