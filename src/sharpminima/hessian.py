@@ -140,6 +140,6 @@ def hessian_spectrum(model: torch.nn.Module, split: Split, k: int = 5, trace_sam
     return {
         "top_eigenvalues": eigenvalues, "lanczos_converged": converged, "k": k, "tol": tol,
         "trace": trace, "trace_stderr": stderr, "trace_samples": len(samples),
-        "trace_values": samples, "seed": seed, "chunk": chunk, "n_params": n,
+        "trace_values": samples, "probe_seed": seed, "chunk": chunk, "n_params": n,
         "hvps": calls["n"], "lanczos_hvps": lanczos_hvps, "wall_s": time.perf_counter() - start,
     }
