@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sharpminima import verdicts
+from sharpminima import findings, verdicts
+from sharpminima.figures import read_histories
 from sharpminima.tables import SCALE_NOTE
 
 # Choices the paper leaves open: (config key path, why it is a choice). Printed with their values.
@@ -107,8 +108,33 @@ def provenance(results: Path, config: dict) -> str:
              compute_by_stage(results).to_markdown(index=False), "",
              "Assumptions: choices the paper does not fix, with the values used here:", "",
              pd.DataFrame([{"config key": k, "value": json.dumps(_get(config, k)), "why": why}
-                           for k, why in ASSUMPTIONS]).to_markdown(index=False)]
+                           for k, why in ASSUMPTIONS]).to_markdown(index=False), "",
+             "Per-net settings (they override the values above for that net):", "",
+             *[f"- {net}: `{json.dumps(spec, sort_keys=True)}`"
+               for net, spec in config.get("nets", {}).items()]]
     return "\n".join(lines)
+
+
+# Where each figure's tidy data lives under results/ (glob patterns; fig4-6: _frames)
+FIGURE_DATA = {
+    "fig3": "landscape/*/linear.csv",
+    "fig7": "landscape/*/curvilinear.csv",
+    "slice2d": "landscape/*/*/slice2d.csv",
+    "noise_spread": "sweeps/trajectory/*/noise_spread.csv",
+    "noise_scale": "sweeps/trajectory/*/noise_scale.csv",
+}
+
+
+def figure_frame(results: Path, kind: str) -> pd.DataFrame:
+    """The tidy frame figure `kind` was drawn from, for every net (empty when not run)."""
+    if kind == "fig2":
+        paths = [p for r in ("SB", "LB") for p in sorted(results.glob(f"runs/*/{r}/*/history.csv"))]
+        return read_histories(paths) if paths else pd.DataFrame()
+    if kind in FIGURE_DATA:
+        paths = sorted(results.glob(FIGURE_DATA[kind]))
+        return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths \
+            else pd.DataFrame()
+    return _frames(results, kind)
 
 
 def figure_section(results: Path, report_dir: Path) -> str:
@@ -121,7 +147,7 @@ def figure_section(results: Path, report_dir: Path) -> str:
         if not pngs:
             lines += ["", "_not run in this configuration_", ""]
             continue
-        lines.append("")
+        lines += ["", f"Ours: {findings.finding(prefix, figure_frame(results, prefix))}.", ""]
         for png in pngs:
             rel = os.path.relpath(png, report_dir)
             lines.append(f"- [{png.stem}]({rel}) ([pdf]({rel[:-4]}.pdf))")
