@@ -61,11 +61,16 @@ def test_demo_from_repo_root_does_not_inherit_the_paper_nets():
 
 def test_demo_plans_every_section4_experiment_on_f1(tmp_path):
     jobs = planned_jobs(tmp_path, ROOT / "config/demo.yaml")
-    assert jobs["sweep_batch_train"] == 4 * 2  # 4 batch sizes x 2 seeds
+    demo = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+    sizes = len(demo["batch_sweep"]["batch_sizes"]["F1"])
+    sweep_seeds = len(demo["batch_sweep"]["seeds"])
+    warm = len(demo["warm_start"]["sb_epochs"])
+    along = len(demo["sharpness_along_training"]["epochs"])
+    assert jobs["sweep_batch_train"] == sizes * sweep_seeds
     assert jobs["trajectory_train"] == 2  # SB and LB, seed 0
-    assert jobs["warmstart_train"] == 4  # K in [0, 1, 3, 6]
-    assert jobs["sweep_sharpness"] == 4 * 2 + 4 + 2 * 4  # Fig. 4, Fig. 5, Fig. 6
-    assert jobs["grad_noise"] == 2 * 3  # SB, LB x 3 checkpoints
+    assert jobs["warmstart_train"] == warm  # one LB run per kept SB iterate
+    assert jobs["sweep_sharpness"] == sizes * sweep_seeds + warm + 2 * along  # Figs. 4, 5, 6
+    assert jobs["grad_noise"] == 2 * len(demo["gradient_noise"]["epochs"])  # SB, LB x checkpoints
     for rule in ("fig4", "fig5", "fig6", "noise_spread", "noise_scale"):
         assert jobs[f"{rule}_frame"] == jobs[f"{rule}_figure"] == 1, rule
     assert jobs["dynamic_table"] == 1

@@ -16,7 +16,8 @@ def hessian_files():
 
 def measure_size(wildcards, stage):
     """Training examples a measurement uses: the run's own training set, optionally cut further."""
-    sizes = [config["nets"][wildcards.net].get("train_size"), config[stage]["train_size"]]
+    net = config["nets"][wildcards.net]
+    sizes = [net.get("train_size"), config[stage]["train_size"], net.get("measure_train_size")]
     sizes = [s for s in sizes if s]
     return f"--train-size {min(sizes)}" if sizes else ""
 
