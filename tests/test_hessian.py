@@ -16,14 +16,7 @@ from sharpminima.params import flatten, trainable
 CHUNK = 16  # 40 examples -> chunks of 16, 16, 8: chunking is part of f with batch-statistics BN
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the OpenMP
-    barrier waits for descheduled threads (10x slower tests); restored after each test."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _split(n: int = 40, d: int = 3, classes: int = 2, seed: int = 0) -> Split:

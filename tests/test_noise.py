@@ -16,12 +16,7 @@ from sharpminima.train import TrainSpec, load_model, train
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def softmax_problem(n=6, d=3, c=3, seed=0):

@@ -17,14 +17,7 @@ from sharpminima.sharpness import (A_DISTRIBUTIONS, DEFAULT_A_DIST, LBFGSB_ENGIN
 ENGINES = ["setulb", "minimize"]
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a busy 2-core machine the OpenMP
-    barrier waits for descheduled threads (10x slower tests); restored after each test."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 EPS = 0.1  # a wide box, so the closed-form maxima sit far from the start
 

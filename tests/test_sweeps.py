@@ -19,12 +19,7 @@ CPU = torch.device("cpu")
 QUIET = dict(log=lambda s: None)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def toy(n=240, seed=0):
