@@ -32,6 +32,8 @@ def test_parametric_line_reads_the_curvatures_and_follows_the_data():
     assert "2 at x_SB vs 50 at x_LB (LB/SB 25: LB's basin is narrower" in line
     flipped = findings.parametric(path_frame(k_sb=50.0, k_lb=2.0))
     assert "(LB/SB 0.04: LB's basin is not narrower" in flipped
+    concave = findings.parametric(path_frame(k_sb=-2.0, k_lb=50.0))
+    assert "-2 at x_SB" in concave and "not convex at both ends" in concave
 
 
 def history(lb_test):

@@ -63,12 +63,15 @@ def parametric(df: pd.DataFrame) -> str:
         g = g.sort_values("alpha")
         a, f = g.alpha.to_numpy(), g.loss.to_numpy()
         c_sb, c_lb = second_difference(a, f, 0.0), second_difference(a, f, 1.0)
-        ratio = c_lb / c_sb if c_sb > 0 else float("inf")
+        if c_sb > 0 and c_lb > 0:
+            ratio = c_lb / c_sb
+            shape = (f"LB/SB {ratio:.3g}: LB's basin is "
+                     + ("narrower" if ratio > 1 else "not narrower") + " along this line")
+        else:  # concave at an end: that end is no minimum along this line, no width to compare
+            shape = "not convex at both ends: no basin width to compare"
         f0, f1 = np.interp(0.0, a, f), np.interp(1.0, a, f)
         parts.append(f"{net}: train loss {f0:.3g} at x_SB, {f1:.3g} at x_LB; curvature along "
-                     f"the path (d2f/dalpha2) {c_sb:.3g} at x_SB vs {c_lb:.3g} at x_LB (LB/SB "
-                     f"{ratio:.3g}: LB's basin is " + ("narrower" if ratio > 1 else "not narrower")
-                     + " along this line)")
+                     f"the path (d2f/dalpha2) {c_sb:.3g} at x_SB vs {c_lb:.3g} at x_LB ({shape})")
     return "; ".join(parts) or "no landscape"
 
 
