@@ -131,9 +131,7 @@ def figure_frame(results: Path, kind: str) -> pd.DataFrame:
         paths = [p for r in ("SB", "LB") for p in sorted(results.glob(f"runs/*/{r}/*/history.csv"))]
         return read_histories(paths) if paths else pd.DataFrame()
     if kind in FIGURE_DATA:
-        paths = sorted(results.glob(FIGURE_DATA[kind]))
-        return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths \
-            else pd.DataFrame()
+        return _concat_csvs(results.glob(FIGURE_DATA[kind]))
     return _frames(results, kind)
 
 
@@ -155,10 +153,15 @@ def figure_section(results: Path, report_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _concat_csvs(paths) -> pd.DataFrame:
+    """The CSVs at `paths` as one frame (empty when there are none)."""
+    paths = sorted(paths)
+    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths else pd.DataFrame()
+
+
 def _frames(results: Path, kind: str) -> pd.DataFrame:
     """Every per-net sweep frame of one kind (fig4, fig5, fig6), concatenated."""
-    paths = sorted((results / "sweeps").rglob(f"{kind}.csv")) if (results / "sweeps").exists() else []
-    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths else pd.DataFrame()
+    return _concat_csvs(results.glob(f"sweeps/**/{kind}.csv"))
 
 
 def verdict_table(results: Path) -> pd.DataFrame:
