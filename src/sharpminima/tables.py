@@ -16,6 +16,8 @@ from sharpminima.atomic import atomic_path, write_text
 
 SCALE_NOTE = {
     "full": "Full paper configuration.",
+    "cpu": "CPU TIER: the paper's protocol and data sizes on one net, with stand-in data (see "
+           "config/cpu.yaml); the measures' subsets are stated in each caption.",
     "demo": "DEMO SCALE: reduced data and epochs on CPU with stand-in data (see config/demo.yaml); "
             "not comparable in absolute value with the paper.",
     "tiny": "TINY TEST SCALE: generated data, a few epochs; exercises the pipeline only.",
