@@ -336,3 +336,146 @@ def test_timit_npz_missing_arrays_fails_fetch(tmp_path):
                                          r"datasets.timit.path.*missing array\(s\)"):
         fetch(resolve("timit", {"path": str(tmp_path / "partial.npz")}), tmp_path / "raw",
               log=quiet)
+
+
+# --- refusals that name the file and the fix (issue 12) ------------------------------------------
+
+def _rewrite_tar(path: Path, drop: tuple[str, ...] = (), empty: tuple[str, ...] = ()) -> dict:
+    """Rewrite a fake CIFAR tar.gz without the members `drop` and with the members `empty`
+    truncated to 0 bytes; returns its new {"md5": ...}."""
+    import io
+    import tarfile
+    with tarfile.open(path, "r:gz") as tar:
+        members = [(m, tar.extractfile(m).read() if m.isfile() else None)
+                   for m in tar.getmembers() if m.name not in drop]
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for member, content in members:
+            if member.name in empty:
+                content = b""
+                member.size = 0
+            tar.addfile(member, io.BytesIO(content) if content is not None else None)
+    path.write_bytes(gzip.compress(buffer.getvalue(), mtime=0))
+    from fakedata import md5_of
+    return {"md5": md5_of(path)}
+
+
+@pytest.mark.parametrize("split, files", [
+    ("train", ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz")),
+    ("test", ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")),
+])
+def test_prepare_refuses_an_empty_idx_split(tmp_path, split, files):
+    sizes = {"n_train": 0, "n_test": 10} if split == "train" else {"n_train": 20, "n_test": 0}
+    sums = write_idx_dataset(tmp_path / "www", **sizes)
+    spec = resolve("fashion_mnist", {"sources": [str(tmp_path / "www")], "checksums": sums})
+    fetch(spec, tmp_path / "raw", log=quiet)
+    with pytest.raises(PrepareError) as err:
+        prepare(spec, tmp_path / "raw", tmp_path / "out.npz")
+    message = str(err.value)
+    assert message.startswith(f"fashion_mnist: the {split} split is empty: {files[0]} (from "
+                              f"{tmp_path / 'www' / files[0]}) holds 0 images")
+    assert files[1] in message
+    assert f"put the upstream {files[0]} and {files[1]} in their place" in message
+    assert "datasets.fashion_mnist.checksums" in message
+    assert f"then delete {tmp_path / 'raw'} and run again" in message
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_prepare_refuses_an_empty_timit_test_split(tmp_path):
+    path = tmp_path / "timit.npz"
+    np.savez(path, X_train=np.zeros((4, 6), np.float32), y_train=np.zeros(4, np.int64),
+             X_test=np.zeros((0, 6), np.float32), y_test=np.zeros(0, np.int64))
+    spec = resolve("timit", {"path": str(path)})
+    fetch(spec, tmp_path / "raw", log=quiet)
+    with pytest.raises(PrepareError) as err:
+        prepare(spec, tmp_path / "raw", tmp_path / "out.npz")
+    message = str(err.value)
+    assert message.startswith(f"timit: the test split is empty: X_test and y_test in "
+                              f"datasets.timit.path = {path} have 0 rows")
+    assert "write your test frames into X_test and y_test" in message
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_cifar_tar_missing_data_files_names_them_and_the_fix(tmp_path):
+    www = tmp_path / "www"
+    sums = write_cifar_binary(www, "cifar10", n_train_per_batch=4, n_test=4)
+    archive = www / "cifar-10-binary.tar.gz"
+    gone = ("cifar-10-batches-bin/data_batch_1.bin", "cifar-10-batches-bin/test_batch.bin")
+    sums = {archive.name: _rewrite_tar(archive, drop=gone)}
+    spec = resolve("cifar10", {"sources": [str(www)], "checksums": sums})
+    raw = tmp_path / "raw"
+    with pytest.raises(FetchError) as err:
+        fetch(spec, raw, log=quiet)
+    message = str(err.value)
+    assert message.startswith(f"cifar10: the archive cifar-10-binary.tar.gz (from {archive}) "
+                              f"lacks {gone[0]}, {gone[1]}; fetching it again cannot help")
+    assert "only because datasets.cifar10.checksums gives its own checksum" in message
+    assert f"md5 {sums[archive.name]['md5']}" in message  # the override that vouched for it
+    assert (f"Fix: replace {archive} with the upstream cifar-10-binary.tar.gz (md5 "
+            "c32a1d4ab5d03f1284b67883e8d87530, https://www.cs.toronto.edu/~kriz/"
+            "cifar-10-binary.tar.gz), remove datasets.cifar10.checksums.cifar-10-binary.tar.gz "
+            f"from the config") in message
+    assert f"delete {raw} and fetch from another source (datasets.cifar10.sources)" in message
+    assert "re-run fetch" not in message
+    assert list(raw.iterdir()) == []  # nothing fetched looks finished
+
+
+def test_prepare_names_the_missing_members_of_an_earlier_fetch(tmp_path):
+    """A raw directory fetched before fetch checked the members: prepare says the same."""
+    www = tmp_path / "www"
+    sums = write_cifar_binary(www, "cifar10", n_train_per_batch=4, n_test=4)
+    spec = resolve("cifar10", {"sources": [str(www)], "checksums": sums})
+    raw = tmp_path / "raw"
+    fetch(spec, raw, log=quiet)
+    manifest = json.loads((raw / "MANIFEST.json").read_text())
+    gone = "cifar-10-batches-bin/data_batch_1.bin"
+    manifest["extracted"] = [e for e in manifest["extracted"] if e["name"] != gone]
+    (raw / "MANIFEST.json").write_text(json.dumps(manifest))
+    (raw / gone).unlink()
+    with pytest.raises(PrepareError) as err:
+        prepare(spec, raw, tmp_path / "out.npz")
+    message = str(err.value)
+    assert f"lacks {gone}; fetching it again cannot help" in message
+    assert f"then delete {raw} and run again" in message and "re-run fetch" not in message
+
+
+def test_prepare_refuses_an_empty_cifar_data_file(tmp_path):
+    www = tmp_path / "www"
+    write_cifar_binary(www, "cifar10", n_train_per_batch=4, n_test=4)
+    archive = www / "cifar-10-binary.tar.gz"
+    member = "cifar-10-batches-bin/test_batch.bin"
+    sums = {archive.name: _rewrite_tar(archive, empty=(member,))}
+    spec = resolve("cifar10", {"sources": [str(www)], "checksums": sums})
+    fetch(spec, tmp_path / "raw", log=quiet)
+    with pytest.raises(PrepareError) as err:
+        prepare(spec, tmp_path / "raw", tmp_path / "out.npz")
+    message = str(err.value)
+    assert message.startswith(f"cifar10: the test split is empty or incomplete: {member} in the "
+                              f"archive cifar-10-binary.tar.gz (from {archive}) holds 0 bytes")
+    assert "md5 c32a1d4ab5d03f1284b67883e8d87530" in message
+
+
+def test_rewriting_the_timit_file_reruns_fetch_and_prepare(tmp_path):
+    """datasets.timit.path is an input of fetch: a new feature file plans fetch, prepare (and
+    everything downstream); an unchanged one plans nothing."""
+    import os
+
+    from workflow_helpers import planned_jobs, snakemake, write_config
+    features = tmp_path / "user" / "timit.npz"
+    write_timit_npz(features, n_train=40, n_test=10, dim=8, seed=0)
+    work = tmp_path / "work"
+    work.mkdir()
+    config = write_config(tmp_path / "timit.yaml", {
+        "nets": {"F2": {"dataset": "timit"}}, "regimes": {"SB": {"batch_size": 8}},
+        "seeds": [0], "datasets": {"timit": {"path": str(features)}}})
+    target = "data/prepared/timit.npz"
+    snakemake(work, config, "--cores", "1", "--workflow-profile", "none", target, timeout=600)
+    assert planned_jobs(work, config, "--workflow-profile", "none", target) == {}
+    first = load_npz(work / target)["x_train"]
+    write_timit_npz(features, n_train=40, n_test=10, dim=8, seed=1)  # rewritten in place
+    later = (work / "data/raw/timit/MANIFEST.json").stat().st_mtime + 10
+    os.utime(features, (later, later))  # newer than the manifest even on coarse-mtime disks
+    assert planned_jobs(work, config, "--workflow-profile", "none", target) == {
+        "fetch": 1, "prepare": 1}
+    snakemake(work, config, "--cores", "1", "--workflow-profile", "none", target, timeout=600)
+    assert not np.array_equal(load_npz(work / target)["x_train"], first)

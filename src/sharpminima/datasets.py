@@ -17,6 +17,19 @@ KINDS = ("idx", "cifar10", "cifar100", "timit")
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+# CIFAR archives: kind -> (directory in the archive, train files, test files, label bytes per
+# record, label used). fetch checks that an extracted archive holds them; prepare reads them.
+CIFAR_LAYOUT = {
+    "cifar10": ("cifar-10-batches-bin", [f"data_batch_{i}.bin" for i in range(1, 6)],
+                ["test_batch.bin"], 1, 0),
+    "cifar100": ("cifar-100-binary", ["train.bin"], ["test.bin"], 2, 1),  # fine label, 100 classes
+}
+
+
+def cifar_members(kind: str) -> list[str]:
+    """The data files (archive member paths) a CIFAR archive of `kind` must hold."""
+    folder, train_files, test_files, _, _ = CIFAR_LAYOUT[kind]
+    return [f"{folder}/{name}" for name in train_files + test_files]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ For each file the spec's sources are tried in order:
   * an http(s):// URL prefix: `<prefix>/<file name>` is downloaded.
 A file is accepted when its MD5 matches or the SHA-256 of its (decompressed) content matches:
 re-compressed copies (Debian's Fashion-MNIST) only match the latter. A source that fails (missing,
-network error, checksum mismatch, truncated gzip) is logged and the next one is tried.
+network error, checksum mismatch, truncated gzip) is logged and the next one is tried. A CIFAR
+archive must hold every data file prepare reads: one that lacks some passed its checksum only by a
+config override (datasets.<name>.checksums), and the error says to replace it, not to fetch again.
 
 `MANIFEST.json` is written last and atomically: its presence means the directory is complete. On
 failure everything this call created is removed, so nothing half-done looks finished.
@@ -36,7 +38,8 @@ import numpy as np
 
 from sharpminima import __version__
 from sharpminima.atomic import write_json
-from sharpminima.datasets import TIMIT_FORMAT, DatasetSpec, FileSpec
+from sharpminima.datasets import (DATASETS, TIMIT_FORMAT, DatasetSpec, FileSpec,
+                                  cifar_members)
 
 MANIFEST = "MANIFEST.json"
 USER_AGENT = f"sharpminima/{__version__} (dataset fetch; Python urllib)"
@@ -92,6 +95,10 @@ def _fetch_files(spec: DatasetSpec, dest_dir: Path, log: Log) -> dict:
                 tops = extract_tar(dest_dir / f.name, dest_dir)
                 created.extend(tops)
                 extracted.extend(_describe_tree(dest_dir, tops))
+            names = {e["name"] for e in extracted}
+            missing = [m for m in cifar_members(spec.kind) if m not in names]
+            if missing:  # a verified archive that is not upstream's (a checksum override)
+                raise FetchError(incomplete_archive_message(spec, records[0], missing, dest_dir))
     except BaseException:
         for path in created:
             _remove(path)
@@ -131,6 +138,38 @@ def _failure_message(spec: DatasetSpec, f: FileSpec, failures: list[str]) -> str
     return (f"{spec.name}: could not fetch {f.name} (expected {expected or 'no checksum'}). "
             f"Sources tried:\n{tried}\nHint: {spec.hint} "
             f"(or set datasets.{spec.name}.sources in the config).")
+
+
+def incomplete_archive_message(spec: DatasetSpec, record: dict, missing: list[str],
+                               raw_dir: str | os.PathLike) -> str:
+    """What to do about a CIFAR archive that passed its checksum but lacks data files: fetching
+    it again cannot help, the archive itself (or the checksum that vouched for it) is wrong.
+    `record` is the archive's manifest record (name, source, verified_by)."""
+    name, source = record["name"], record.get("source", "?")
+    upstream, mine = DATASETS[spec.name].file(name), spec.file(name)
+    url = next((f"{s.rstrip('/')}/{name}" for s in DATASETS[spec.name].sources
+                if s.startswith(("http://", "https://"))), None)
+    overridden = (mine.md5, mine.content_sha256) != (upstream.md5, upstream.content_sha256)
+    key = f"datasets.{spec.name}.checksums"
+    if overridden:
+        sums = ", ".join(f"{k} {v}" for k, v in (("md5", mine.md5),
+                                                  ("content SHA-256", mine.content_sha256)) if v)
+        vouch = (f"It passed fetch's checksum test only because {key} gives its own checksum for "
+                 f"it ({sums}) in place of upstream's md5 {upstream.md5}: no upstream checksum "
+                 "verified it.")
+        drop = f", remove {key}.{name} from the config (it vouches for the wrong archive)"
+    else:
+        vouch = (f"It matched upstream's checksum ({record.get('verified_by', '?')}), so its "
+                 "extraction went wrong.")
+        drop = ""
+    where = (f"put the upstream {name} in data/manual/{spec.name}/"
+             if source.startswith(("http://", "https://")) else
+             f"replace {source} with the upstream {name}")
+    return (f"{spec.name}: the archive {name} (from {source}) lacks {', '.join(missing)}; "
+            f"fetching it again cannot help, the archive itself is not upstream's. {vouch} "
+            f"Fix: {where} (md5 {upstream.md5}{', ' + url if url else ''}){drop}, then delete "
+            f"{raw_dir} and run again; or delete {raw_dir} and fetch from another source "
+            f"(datasets.{spec.name}.sources).")
 
 
 def _retrieve(source: str, f: FileSpec, tmp: Path, log: Log) -> str:

@@ -266,6 +266,17 @@ def slice2d(df: pd.DataFrame, scale: str, value: str = "loss") -> Figure:
     return fig
 
 
+def not_measured(kind: str, stem: str | Path) -> Figure:
+    """The figure of a job whose inputs were all "not measured" (e.g. a diverged run)."""
+    with styled():
+        fig = Figure(figsize=(6, 2), layout="constrained")
+        ax = fig.add_subplot()
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"{Path(stem).name}: not measured\n(every input run diverged; see the "
+                "report's 'Diverged runs')", ha="center", va="center")
+    return fig
+
+
 FIGURES = {"fig2": fig2, "fig3": fig3, "fig7": fig7, "slice2d": slice2d}
 
 

@@ -160,6 +160,13 @@ def check_compatible(meta_a: dict, meta_b: dict) -> None:
 
 # ------------------------------------------------------------------------------- 1-D paths
 
+#: Columns of the tidy CSVs (also of the header-only CSV a "not measured" job writes).
+COLUMNS = ("net", "dataset", "seed", "bn", "eval_chunk", "path", "alpha", "c_lb", "c_sb", "split",
+           "loss", "accuracy", "n")
+SLICE_COLUMNS = ("net", "dataset", "regime", "seed", "bn", "eval_chunk", "normalization",
+                 "bias_bn", "direction_seed", "x", "y", "split", "loss", "accuracy", "n")
+
+
 def parametric(model: torch.nn.Module, sb: State, lb: State, data: Dataset, alphas: Sequence[float],
                chunk: int, paths: Sequence[str] = PATHS) -> pd.DataFrame:
     """Loss and accuracy on train and test at every alpha of every path; the model is restored.

@@ -20,18 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from sharpminima.atomic import atomic_path
-from sharpminima.datasets import IDX_FILES, DatasetSpec
-from sharpminima.fetch import MANIFEST, TIMIT_KEYS, file_sha256
+from sharpminima.datasets import (CIFAR_LAYOUT, DATASETS, IDX_FILES, TIMIT_FORMAT, DatasetSpec,
+                                  cifar_members)
+from sharpminima.fetch import MANIFEST, TIMIT_KEYS, file_sha256, incomplete_archive_message
 
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 CIFAR_PIXELS = 3 * 32 * 32
-# kind -> (directory in the archive, train files, test files, label bytes per record, label used)
-CIFAR_LAYOUT = {
-    "cifar10": ("cifar-10-batches-bin", [f"data_batch_{i}.bin" for i in range(1, 6)],
-                ["test_batch.bin"], 1, 0),
-    "cifar100": ("cifar-100-binary", ["train.bin"], ["test.bin"], 2, 1),  # fine label, 100 classes
-}
 
 Arrays = dict[str, np.ndarray]
 
@@ -46,6 +41,9 @@ def prepare(spec: DatasetSpec, raw_dir: str | os.PathLike, out_path: str | os.Pa
     readers = {"idx": _read_idx_dataset, "cifar10": _read_cifar, "cifar100": _read_cifar,
                "timit": _read_timit}
     arrays = readers[spec.kind](spec, raw)
+    for split in ("train", "test"):
+        if len(arrays[f"y_{split}"]) == 0:  # training would divide by zero evaluating it
+            raise PrepareError(_empty_split_message(spec, raw, split))
     meta = {
         "name": spec.name,
         "kind": spec.kind,
@@ -79,14 +77,23 @@ class _Raw:
     def path(self, name: str) -> Path:
         entry = self.entries.get(name)
         if entry is None:
-            raise PrepareError(f"{name} is not listed in {self.dir / MANIFEST}: re-run fetch")
+            raise PrepareError(f"{name} is not listed in {self.dir / MANIFEST}: {self.refetch}")
         path = Path(entry.get("path") or self.dir / name)
         if not path.is_file():
-            raise PrepareError(f"{path} is missing: re-run fetch")
+            raise PrepareError(f"{path} is missing: {self.refetch}")
         if file_sha256(path) != entry["sha256"]:
             raise PrepareError(f"{path} changed since it was fetched (SHA-256 differs from "
-                               f"{self.dir / MANIFEST}): re-run fetch")
+                               f"{self.dir / MANIFEST}): {self.refetch}")
         return path
+
+    @property
+    def refetch(self) -> str:
+        """The fix that makes fetch run again: Snakemake reruns it when its manifest is gone."""
+        return f"delete {self.dir} and run again, so that fetch fetches and verifies it afresh"
+
+    def origin(self, name: str) -> str:
+        """Where a fetched file came from, for messages."""
+        return self.entries.get(name, {}).get("source", "?")
 
     def source_sha256(self) -> dict[str, str]:
         return {e["name"]: e["sha256"] for e in self.manifest["files"]}
@@ -153,11 +160,18 @@ def read_cifar_records(path: str | os.PathLike, label_bytes: int,
 
 def _read_cifar(spec: DatasetSpec, raw: _Raw) -> Arrays:
     folder, train_files, test_files, label_bytes, label_index = CIFAR_LAYOUT[spec.kind]
+    archive = raw.manifest["files"][0]
+    missing = [m for m in cifar_members(spec.kind) if m not in raw.entries]
+    if missing:  # fetched before fetch checked the members: the archive is not upstream's
+        raise PrepareError(incomplete_archive_message(spec, archive, missing, raw.dir))
     out = {}
     for split, names in (("train", train_files), ("test", test_files)):
         xs, ys = [], []
         for name in names:
-            x, y = read_cifar_records(raw.path(f"{folder}/{name}"), label_bytes, label_index)
+            path = raw.path(f"{folder}/{name}")
+            if path.stat().st_size == 0:
+                raise PrepareError(_empty_split_message(spec, raw, split, f"{folder}/{name}"))
+            x, y = read_cifar_records(path, label_bytes, label_index)
             _check_labels(y, spec.num_classes, name)
             xs.append(x)
             ys.append(y)
@@ -201,6 +215,30 @@ def _read_timit(spec: DatasetSpec, raw: _Raw) -> Arrays:
 
 
 # --- checks --------------------------------------------------------------------------------------
+
+def _empty_split_message(spec: DatasetSpec, raw: _Raw, split: str,
+                         member: str | None = None) -> str:
+    """An empty split (for CIFAR: an empty data file of it): dataset, split, file and the fix."""
+    start = f"{spec.name}: the {split} split is empty"
+    if spec.kind == "timit":
+        path = raw.manifest["files"][0].get("path", "?")
+        return (f"{start}: X_{split} and y_{split} in datasets.timit.path = {path} have 0 rows. "
+                f"Fix: write your {split} frames into X_{split} and y_{split} of that file "
+                f"({TIMIT_FORMAT}); the workflow then fetches and prepares it again by itself.")
+    if spec.kind == "idx":
+        images, labels = IDX_FILES[:2] if split == "train" else IDX_FILES[2:]
+        return (f"{start}: {images} (from {raw.origin(images)}) holds 0 images and {labels} "
+                f"(from {raw.origin(labels)}) 0 labels. Fix: put the upstream {images} and "
+                f"{labels} in their place (they match the registry's checksums: remove any "
+                f"datasets.{spec.name}.checksums override of them), then delete {raw.dir} and "
+                f"run again.")
+    archive = raw.manifest["files"][0]
+    upstream_md5 = DATASETS[spec.name].file(archive["name"]).md5
+    return (f"{start} or incomplete: {member} in the archive {archive['name']} (from "
+            f"{archive.get('source', '?')}) holds 0 bytes; the archive is not upstream's. Fix: "
+            f"put the upstream {archive['name']} (md5 {upstream_md5}) in its place, remove any "
+            f"datasets.{spec.name}.checksums override of it, then delete {raw.dir} and run again.")
+
 
 def _check_labels(y: np.ndarray, num_classes: int, what: str) -> None:
     if y.size and (y.min() < 0 or y.max() >= num_classes):

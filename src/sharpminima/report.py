@@ -9,13 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 
-from sharpminima import findings, verdicts
-from sharpminima.figures import read_histories
+from sharpminima import findings, protocol, records, verdicts
 from sharpminima.tables import SCALE_NOTE
 
 # Choices the paper leaves open: (config key path, why it is a choice). Printed with their values.
@@ -62,50 +60,79 @@ def _get(config: dict, dotted: str):
     return node
 
 
-def md_table(path: Path) -> str:
+def md_table(path: Path | None) -> str:
     """A table's Markdown file, caption included, as written by the table rules."""
+    if path is None:
+        return "_not run in this configuration_"
     return path.read_text().strip() if path.exists() else f"_{path.name}: not produced_"
 
 
-def _records(results: Path, folder: str) -> list[dict]:
-    out = []
-    for p in sorted((results / folder).rglob("*.json")):
-        try:
-            rec = json.loads(p.read_text())
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict):
-            out.append(rec)
-    return out
+class Inputs:
+    """What the report may read: the paths of the manifest the `collect` rule wrote (exactly the
+    planned records, tables, figures and frames), resolved against `root`. Nothing else."""
+
+    def __init__(self, manifest: dict, root: Path = Path(".")):
+        self.manifest, self.root = manifest, Path(root)
+
+    def path(self, rel: str) -> Path:
+        return self.root / rel
+
+    def summary(self, kind: str) -> pd.DataFrame:
+        return records.load(self.path(self.manifest["summary"]), kind)
+
+    def table(self, name: str, ext: str = "md") -> Path | None:
+        rel = self.manifest["tables"].get(name)
+        return self.path(rel[: -len(".md")] + f".{ext}") if rel else None
+
+    def figures(self, kind: str) -> list[Path]:
+        return [self.path(p) for p in self.manifest["figures"].get(kind, [])]
+
+    def frame(self, kind: str) -> pd.DataFrame:
+        """The tidy frame figure `kind` was drawn from (empty when not planned)."""
+        paths = [self.path(p) for p in self.manifest["frames"].get(kind, [])]
+        if kind == "fig2":
+            return long_histories(_concat_csvs(paths))
+        return _concat_csvs(paths)
 
 
-def compute_by_stage(results: Path) -> pd.DataFrame:
-    """Total compute seconds per stage, summed from the records' own wall times."""
-    totals: dict[str, list] = defaultdict(lambda: [0.0, 0])
-    for folder in sorted(p.name for p in results.iterdir() if p.is_dir()):
-        for rec in _records(results, folder):
-            wall = rec.get("wall_s")
-            if isinstance(wall, (int, float)):
-                totals[folder][0] += wall
-                totals[folder][1] += 1
-    return pd.DataFrame([{"stage": k, "records": n, "compute_s": round(s, 1)}
-                         for k, (s, n) in totals.items()])
+def long_histories(h: pd.DataFrame) -> pd.DataFrame:
+    """The tidy histories table in Fig. 2's long form: one row per run, epoch and split."""
+    if h.empty:
+        return h
+    keep = ["net", "dataset", "regime", "seed", "batch_size", "epoch"]
+    return pd.concat([h[keep].assign(split=split, accuracy=h[f"{split}_acc"],
+                                     loss=h[f"{split}_loss"]) for split in ("train", "test")],
+                     ignore_index=True)
 
 
-def provenance(results: Path, config: dict) -> str:
-    runs = _records(results, "runs")
-    prov = [r["provenance"] for r in runs if "provenance" in r]
-    devices = sorted({p["device"] for p in prov})
-    codes = sorted({json.dumps(p["code"], sort_keys=True) for p in prov})
-    packages = prov[0]["packages"] if prov else {}
+def _concat_csvs(paths) -> pd.DataFrame:
+    """The CSVs at `paths` as one frame (empty when there are none)."""
+    frames = [pd.read_csv(p) for p in paths]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _distinct(df: pd.DataFrame, column: str) -> list[str]:
+    return sorted(str(v) for v in df[column].dropna().unique()) if column in df else []
+
+
+def provenance(inputs: Inputs, config: dict) -> str:
+    frames = [inputs.summary(k) for k in records.KINDS]
+    planned = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(
+        len(f) for f in frames) else pd.DataFrame()
+    runs = inputs.summary("runs")
+    packages = json.loads(runs.packages.dropna().iloc[0]) if "packages" in runs and \
+        runs.packages.notna().any() else {}
     config_hash = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
     lines = ["## Provenance", "",
              f"- Config hash (SHA-256 of the resolved config, first 16 hex): `{config_hash}`",
-             f"- Device(s): {', '.join(devices) or 'unknown'}",
-             f"- Code version(s): {'; '.join(codes) or 'unknown'}",
+             f"- Records read: {len(planned)}, exactly the jobs this configuration plans "
+             "(results/summary/*.csv; nothing else under results/ is read)",
+             f"- Device(s): {', '.join(_distinct(planned, 'device')) or 'unknown'}",
+             f"- Code version(s): {'; '.join(_distinct(planned, 'code')) or 'unknown'}",
              "- Packages: " + ", ".join(f"{k} {v}" for k, v in packages.items()), "",
-             "Compute time per stage (sum of the records' wall times):", "",
-             compute_by_stage(results).to_markdown(index=False), "",
+             "Compute time per stage (sum of the planned records' wall times):", "",
+             records.compute_by_stage(inputs.path(inputs.manifest["summary"])).to_markdown(
+                 index=False), "",
              "Assumptions: choices the paper does not fix, with the values used here:", "",
              pd.DataFrame([{"config key": k, "value": json.dumps(_get(config, k)), "why": why}
                            for k, why in ASSUMPTIONS]).to_markdown(index=False), "",
@@ -115,37 +142,16 @@ def provenance(results: Path, config: dict) -> str:
     return "\n".join(lines)
 
 
-# Where each figure's tidy data lives under results/ (glob patterns; fig4-6: _frames)
-FIGURE_DATA = {
-    "fig3": "landscape/*/linear.csv",
-    "fig7": "landscape/*/curvilinear.csv",
-    "slice2d": "landscape/*/*/slice2d.csv",
-    "noise_spread": "sweeps/trajectory/*/noise_spread.csv",
-    "noise_scale": "sweeps/trajectory/*/noise_scale.csv",
-}
-
-
-def figure_frame(results: Path, kind: str) -> pd.DataFrame:
-    """The tidy frame figure `kind` was drawn from, for every net (empty when not run)."""
-    if kind == "fig2":
-        paths = [p for r in ("SB", "LB") for p in sorted(results.glob(f"runs/*/{r}/*/history.csv"))]
-        return read_histories(paths) if paths else pd.DataFrame()
-    if kind in FIGURE_DATA:
-        return _concat_csvs(results.glob(FIGURE_DATA[kind]))
-    return _frames(results, kind)
-
-
-def figure_section(results: Path, report_dir: Path) -> str:
-    figures = results / "figures"
+def figure_section(inputs: Inputs, report_dir: Path) -> str:
     lines = ["## Figures", ""]
     for prefix, title, paper_says in FIGURES:
-        pngs = sorted(figures.glob(f"{prefix}_*.png"))
+        pngs = inputs.figures(prefix)
         lines.append(f"### {title}")
         lines.append(f"Paper: {paper_says}.")
         if not pngs:
             lines += ["", "_not run in this configuration_", ""]
             continue
-        lines += ["", f"Ours: {findings.finding(prefix, figure_frame(results, prefix))}.", ""]
+        lines += ["", f"Ours: {findings.finding(prefix, inputs.frame(prefix))}.", ""]
         for png in pngs:
             rel = os.path.relpath(png, report_dir)
             lines.append(f"- [{png.stem}]({rel}) ([pdf]({rel[:-4]}.pdf))")
@@ -153,44 +159,35 @@ def figure_section(results: Path, report_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _concat_csvs(paths) -> pd.DataFrame:
-    """The CSVs at `paths` as one frame (empty when there are none)."""
-    paths = sorted(paths)
-    return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True) if paths else pd.DataFrame()
-
-
-def _frames(results: Path, kind: str) -> pd.DataFrame:
-    """Every per-net sweep frame of one kind (fig4, fig5, fig6), concatenated."""
-    return _concat_csvs(results.glob(f"sweeps/**/{kind}.csv"))
-
-
-def verdict_table(results: Path) -> pd.DataFrame:
-    runs = pd.DataFrame(_records(results, "runs"))
-    sharp = pd.DataFrame(_records(results, "sharpness"))
-    remedies = results / "tables/remedies.csv"
-    rows = [verdicts.lb_generalizes_worse(runs) if not runs.empty else
+def verdict_table(inputs: Inputs, fit_tolerance: float = protocol.FIT_TOLERANCE_PTS) -> pd.DataFrame:
+    runs = protocol.trained(inputs.summary("runs"))
+    sharp = inputs.summary("sharpness")
+    sharp = sharp[sharp.sharpness.notna()] if "sharpness" in sharp else sharp
+    remedies = inputs.table("remedies", "csv")
+    rows = [verdicts.lb_generalizes_worse(runs, protocol.fit_check(runs, fit_tolerance))
+            if not runs.empty else
             verdicts.Verdict("LB test accuracy is below SB", verdicts.NOT_RUN, "no runs"),
             verdicts.lb_is_sharper(sharp) if not sharp.empty else
             verdicts.Verdict("LB minima are sharper", verdicts.NOT_RUN, "no sharpness"),
-            verdicts.batch_threshold(_frames(results, "fig4")),
-            verdicts.warm_start_recovers(_frames(results, "fig5")),
-            verdicts.sharpness_rises_for_lb_only(_frames(results, "fig6")),
-            verdicts.remedies_leave_lb_sharp(pd.read_csv(remedies) if remedies.exists()
-                                             else pd.DataFrame())]
+            verdicts.batch_threshold(inputs.frame("fig4")),
+            verdicts.warm_start_recovers(inputs.frame("fig5")),
+            verdicts.sharpness_rises_for_lb_only(inputs.frame("fig6")),
+            verdicts.remedies_leave_lb_sharp(pd.read_csv(remedies) if remedies else
+                                             pd.DataFrame())]
     return pd.DataFrame([v.row() for v in rows])
 
 
-def build(results: Path, report_dir: Path, config: dict) -> str:
+def build(inputs: Inputs, report_dir: Path, config: dict) -> str:
     scale = config.get("scale", "full")
     datasets = sorted({v["dataset"] for v in config.get("nets", {}).values()})
-    v = verdict_table(results)
-    tables = results / "tables"
+    tolerance = _get(config, "protocol.fit_tolerance_pts") or protocol.FIT_TOLERANCE_PTS
+    runs = inputs.summary("runs")
     parts = [
         "# sharpminima: reproduction report",
         "",
         "Keskar et al. 2017, *On Large-Batch Training for Deep Learning: Generalization Gap and "
-        "Sharp Minima* (ICLR). Every number below was computed by this pipeline from its own "
-        "records; the paper's numbers stand beside ours.",
+        "Sharp Minima* (ICLR). Every number below was computed by this pipeline from the records "
+        "of the jobs this configuration plans; the paper's numbers stand beside ours.",
         "",
         f"**Scale: {scale}.** {SCALE_NOTE.get(scale, '')} Data: {', '.join(datasets)}"
         + (" (fashion_mnist stands in for the paper's MNIST/CIFAR)" if "fashion_mnist" in datasets
@@ -198,16 +195,19 @@ def build(results: Path, report_dir: Path, config: dict) -> str:
         "",
         "## Verdicts",
         "",
-        v.to_markdown(index=False),
+        verdict_table(inputs, tolerance).to_markdown(index=False),
         "",
-        "## Table 2: accuracy", "", md_table(tables / "table2.md"), "",
-        "## Table 3: sharpness, full space", "", md_table(tables / "table3.md"), "",
-        "## Table 4: sharpness, random subspace", "", md_table(tables / "table4.md"), "",
-        "## Hessian spectrum", "", md_table(tables / "hessian.md"), "",
-        "## Remedies", "", md_table(tables / "remedies.md"), "",
-        "## Dynamic sampling", "", md_table(tables / "dynamic.md"), "",
-        figure_section(results, report_dir),
-        provenance(results, config),
+        "## Training fit (the paper's protocol)", "",
+        protocol.fit_section(runs, tolerance), "",
+        "## Diverged runs", "", protocol.divergence_section(runs), "",
+        "## Table 2: accuracy", "", md_table(inputs.table("table2")), "",
+        "## Table 3: sharpness, full space", "", md_table(inputs.table("table3")), "",
+        "## Table 4: sharpness, random subspace", "", md_table(inputs.table("table4")), "",
+        "## Hessian spectrum", "", md_table(inputs.table("hessian")), "",
+        "## Remedies", "", md_table(inputs.table("remedies")), "",
+        "## Dynamic sampling", "", md_table(inputs.table("dynamic")), "",
+        figure_section(inputs, report_dir),
+        provenance(inputs, config),
         "",
     ]
     return "\n".join(parts)

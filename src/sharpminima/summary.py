@@ -21,7 +21,8 @@ def _nest(df: pd.DataFrame, keys: list[str], values: dict[str, str]) -> dict:
         node = out
         for k in keys:
             node = node.setdefault(str(getattr(row, k)), {})
-        node.update({name: round(float(getattr(row, col)), 6) for name, col in values.items()})
+        node.update({name: round(float(getattr(row, col)), 6) for name, col in values.items()
+                     if pd.notna(getattr(row, col))})  # no NaN in JSON (e.g. all diverged)
     return out
 
 

@@ -25,14 +25,9 @@ SCALE_NOTE = {
 
 
 def collect_runs(paths) -> pd.DataFrame:
-    """Flatten each run's metrics.json into one row."""
-    rows = []
-    for p in paths:
-        m = json.loads(Path(p).read_text())
-        rows.append({k: m.get(k) for k in ("net", "regime", "dataset", "seed", "status",
-                                           "batch_size", "n_train", "epochs", "train_loss",
-                                           "train_acc", "test_loss", "test_acc", "wall_s")})
-    return pd.DataFrame(rows)
+    """Each run's metrics.json as one row (sharpminima.records.runs)."""
+    from sharpminima import records
+    return records.runs(paths)
 
 
 def mean_std(values: pd.Series) -> tuple[float, float, int]:
@@ -47,15 +42,22 @@ def fmt(mean: float, std: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f}" if np.isnan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def table2(runs: pd.DataFrame, scale: str) -> pd.DataFrame:
-    """Accuracy (%) per net and regime: mean, std, n over seeds, the paper's values, SB-LB gap."""
+def table2(runs: pd.DataFrame, scale: str,
+           fit_tolerance: float | None = None) -> pd.DataFrame:
+    """Accuracy (%) per net and regime: mean, std, n over the trained seeds (diverged runs are
+    counted apart and left out of the means), the paper's values, the SB-LB gap, and whether SB
+    and LB were compared at comparable training fit (sharpminima.protocol)."""
+    from sharpminima import protocol
+    tolerance = protocol.FIT_TOLERANCE_PTS if fit_tolerance is None else fit_tolerance
+    runs = protocol.with_divergence(runs)
     rows = []
     for (net, regime), g in runs.groupby(["net", "regime"], sort=True):
+        ok = g[g.diverged.isna()]
         row = {"net": net, "dataset": g["dataset"].iloc[0], "regime": regime,
-               "batch_size": int(g["batch_size"].iloc[0]), "n": len(g),
-               "diverged": int((g["status"] == "diverged").sum())}
+               "batch_size": int(g["batch_size"].iloc[0]), "n": len(ok),
+               "diverged": int(g.diverged.notna().sum())}
         for split in ("train", "test"):
-            mean, std, _ = mean_std(g[f"{split}_acc"] * 100)
+            mean, std, _ = mean_std(ok[f"{split}_acc"] * 100)
             ref = paper.table2(net, regime, split) or (np.nan, np.nan)
             row.update({f"{split}_acc_mean": mean, f"{split}_acc_std": std,
                         f"paper_{split}_acc_mean": ref[0], f"paper_{split}_acc_std": ref[1]})
@@ -69,8 +71,19 @@ def table2(runs: pd.DataFrame, scale: str) -> pd.DataFrame:
                          by.loc["SB", "paper_test_acc_mean"] - by.loc["LB", "paper_test_acc_mean"])
     df["test_gap_sb_minus_lb"] = df["net"].map(lambda n: gaps.get(n, (np.nan,))[0])
     df["paper_test_gap_sb_minus_lb"] = df["net"].map(lambda n: gaps.get(n, (np.nan, np.nan))[1])
+    fits = protocol.fit_check(runs.drop(columns="diverged"), tolerance)
+    df["train_fit_diff"] = df["net"].map(lambda n: fits[n].difference if n in fits else np.nan)
+    df["train_fit_comparable"] = df["net"].map(
+        lambda n: fits[n].comparable if n in fits else None)
+    df["fit_tolerance_pts"] = tolerance
     df.insert(0, "scale", scale)
     return df
+
+
+def _fit_text(diff: float, comparable, tolerance: float) -> str:
+    if comparable is None or (isinstance(comparable, float) and np.isnan(comparable)):
+        return "-"
+    return (f"{diff:.2f} ok" if comparable else f"{diff:.2f} > {tolerance:g}: NOT COMPARABLE")
 
 
 def table2_markdown(df: pd.DataFrame) -> pd.DataFrame:
@@ -85,15 +98,22 @@ def table2_markdown(df: pd.DataFrame) -> pd.DataFrame:
                                zip(df.paper_test_acc_mean, df.paper_test_acc_std)],
         "SB-LB test gap (ours)": [fmt(g, np.nan) for g in df.test_gap_sb_minus_lb],
         "SB-LB test gap (paper)": [fmt(g, np.nan) for g in df.paper_test_gap_sb_minus_lb],
+        "SB-LB train fit |diff| pts": [_fit_text(d, c, t) for d, c, t in zip(
+            df.train_fit_diff, df.train_fit_comparable, df.fit_tolerance_pts)],
     })
+    if df["diverged"].any():
+        out.insert(5, "diverged", df["diverged"])
     return out
 
 
 def table2_caption(scale: str) -> str:
-    return ("Table 2: train and test accuracy (%), mean ± std over seeds (n), ours beside the "
-            "paper's (Keskar et al. 2017, Table 2). Paper values refer to the paper's datasets; "
-            "a stand-in dataset (e.g. fashion_mnist for mnist) is named in the data column. "
-            + SCALE_NOTE.get(scale, ""))
+    from sharpminima import divergence
+    return ("Table 2: train and test accuracy (%), mean ± std over the trained seeds (n), ours "
+            "beside the paper's (Keskar et al. 2017, Table 2). Paper values refer to the paper's "
+            "datasets; a stand-in dataset (e.g. fashion_mnist for mnist) is named in the data "
+            "column. The SB-LB gap is compared only at comparable training fit (|SB - LB| train "
+            f"accuracy within the tolerance). Diverged runs, left out of the means: "
+            f"{divergence.RULE}. " + SCALE_NOTE.get(scale, ""))
 
 
 def write_frame(df: pd.DataFrame, out_csv, out_md, caption: str, markdown) -> None:
@@ -127,12 +147,14 @@ def sharpness_table(records: pd.DataFrame, scale: str) -> pd.DataFrame:
     space = records["space"].iloc[0]
     rows = []
     for (net, regime, eps), g in records.groupby(["net", "regime", "eps"], sort=True):
-        mean, std, n = mean_std(g["sharpness"])
+        mean, std, n = mean_std(pd.to_numeric(g["sharpness"], errors="coerce"))
         ref = paper.sharpness(net, regime, float(eps), space) or (np.nan, np.nan)
         rows.append({"scale": scale, "space": space, "net": net, "dataset": g["dataset"].iloc[0],
                      "regime": regime, "eps": float(eps), "n": n, "sharpness_mean": mean,
                      "sharpness_std": std, "paper_mean": ref[0], "paper_std": ref[1],
-                     "f_x_mean": g["f_x"].mean(), "wall_s_mean": g["wall_s"].mean()})
+                     "not_measured": len(g) - n,
+                     "f_x_mean": pd.to_numeric(g["f_x"], errors="coerce").mean(),
+                     "wall_s_mean": pd.to_numeric(g["wall_s"], errors="coerce").mean()})
     df = pd.DataFrame(rows)
     sb = df[df.regime == "SB"].set_index(["net", "eps"])
     for col, src in (("lb_over_sb", "sharpness_mean"), ("paper_lb_over_sb", "paper_mean")):
@@ -163,7 +185,12 @@ def sharpness_caption(records: pd.DataFrame, scale: str, choices: str) -> str:
 # --- Hessian -------------------------------------------------------------------------------------
 
 def hessian_table(records: pd.DataFrame, scale: str) -> pd.DataFrame:
-    records = records.assign(top=records["top_eigenvalues"].map(lambda v: v[0]))
+    # a "not measured" record (diverged run) has no eigenvalues: NaN, left out of n
+    records = records.assign(top=records["top_eigenvalues"].map(
+        lambda v: v[0] if isinstance(v, list) and v else np.nan),
+        trace=pd.to_numeric(records["trace"], errors="coerce"))
+    if "trace_stderr" not in records:
+        records["trace_stderr"] = np.nan
     rows = []
     for (net, regime), g in records.groupby(["net", "regime"], sort=True):
         top, top_sd, n = mean_std(g["top"])
@@ -171,7 +198,7 @@ def hessian_table(records: pd.DataFrame, scale: str) -> pd.DataFrame:
         rows.append({"scale": scale, "net": net, "dataset": g["dataset"].iloc[0],
                      "regime": regime, "n": n, "top_eig_mean": top, "top_eig_std": top_sd,
                      "trace_mean": tr, "trace_std": tr_sd,
-                     "trace_stderr_mean": g["trace_stderr"].mean()})
+                     "trace_stderr_mean": pd.to_numeric(g["trace_stderr"], errors="coerce").mean()})
     return pd.DataFrame(rows)
 
 

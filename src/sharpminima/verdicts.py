@@ -17,6 +17,7 @@ ALPHA = 0.05  # significance level of the Welch t-tests over seeds
 ORDER_OF_MAGNITUDE = 10.0  # the paper: LB sharpness "1-2 orders of magnitude" above SB
 
 HOLDS, PARTLY, FAILS, NOT_RUN = "holds", "partly", "does not hold", "not run"
+NOT_COMPARABLE = "not comparable"  # no pair at comparable training fit (sharpminima.protocol)
 
 
 @dataclass
@@ -38,24 +39,38 @@ def welch(a, b) -> tuple[float, float]:
     return float(t), float(p)
 
 
-def lb_generalizes_worse(runs: pd.DataFrame) -> Verdict:
-    """Claim: LB test accuracy is below SB for every net. `runs`: net, regime, seed, test_acc."""
+def lb_generalizes_worse(runs: pd.DataFrame, fits: dict | None = None) -> Verdict:
+    """Claim: LB test accuracy is below SB for every net. `runs`: net, regime, seed, test_acc
+    (trained runs only). `fits`: per net a `protocol.Fit`; a net whose SB and LB training fits
+    are not comparable is listed but cannot make the claim hold or not hold."""
     claim = "LB test accuracy is below SB for every network (Table 2)"
-    parts, lower, significant, nets = [], 0, 0, 0
+    parts, lower, significant, nets, excluded = [], 0, 0, 0, []
     for net, g in runs.groupby("net"):
         sb, lb = g[g.regime == "SB"].test_acc * 100, g[g.regime == "LB"].test_acc * 100
         if sb.empty or lb.empty:
             continue
-        nets += 1
         gap = sb.mean() - lb.mean()
         _, p = welch(sb, lb)
+        fit = (fits or {}).get(net)
+        if fit is not None and not fit.comparable:
+            excluded.append(net)
+            parts.append(f"{net}: SB-LB {gap:+.2f} pts, NOT COMPARED (train acc SB "
+                         f"{fit.sb_train_acc:.2f}% vs LB {fit.lb_train_acc:.2f}%, |diff| > "
+                         f"{fit.tolerance:g} pts)")
+            continue
+        nets += 1
         lower += gap > 0
         significant += gap > 0 and p < ALPHA
         parts.append(f"{net}: SB-LB {gap:+.2f} pts (Welch p={p:.3g}, n={len(sb)}/{len(lb)})")
+    rule = (f"Holds: every gap > 0 at p < {ALPHA}, each pair at comparable training fit.")
     if nets == 0:
+        if excluded:
+            return Verdict(claim, NOT_COMPARABLE, f"{'; '.join(parts)}. {rule}")
         return Verdict(claim, NOT_RUN, "no net has both SB and LB runs")
     verdict = HOLDS if significant == nets else PARTLY if lower > 0 else FAILS
-    return Verdict(claim, verdict, f"{'; '.join(parts)}. Holds: every gap > 0 at p < {ALPHA}.")
+    if excluded and verdict == HOLDS:
+        verdict = PARTLY  # "every network" cannot hold while some pair was not compared
+    return Verdict(claim, verdict, f"{'; '.join(parts)}. {rule}")
 
 
 def lb_is_sharper(records: pd.DataFrame) -> Verdict:

@@ -4,9 +4,12 @@ import sys
 
 from snakemake.utils import validate
 
+from sharpminima import configcheck
 from sharpminima.codehash import code_hash
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
+# Before any job: every batch fits its (subset) training set, the device string is valid.
+configcheck.check(config)
 
 # Every verb runs with the interpreter that runs Snakemake (the project's environment), also inside
 # SLURM allocations, where the plugin re-runs this same interpreter.

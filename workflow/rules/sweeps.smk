@@ -212,6 +212,25 @@ def sweep_targets():
     return out
 
 
+def sweep_records():
+    """The JSON records of every planned Section 4 job, for the report's tidy tables (collect):
+    the metrics.json of each sweep run (trajectories included) and every sharpness record."""
+    runs, sharp = [], []
+    for net in BATCH_NETS:
+        runs += batch_sweep_inputs(net)["metrics"]
+        sharp += batch_sweep_inputs(net)["sharpness"]
+    for net in WARM_NETS:
+        runs += [h.replace("history.csv", "metrics.json") for h in warm_inputs(net)["histories"]]
+        runs += [f"{trajectory_dir(net, SWEEP_SB, s)}/metrics.json" for s in sweep_seeds(WARM)]
+        sharp += warm_inputs(net)["sharpness"]
+    for net in ALONG_NETS:
+        runs += [h.replace("history.csv", "metrics.json") for h in along_inputs(net)["histories"]]
+        sharp += along_inputs(net)["sharpness"]
+    for net in NOISE_NETS:
+        runs += [h.replace("history.csv", "metrics.json") for h in noise_scale_inputs(net)]
+    return {"sweep_runs": sorted(set(runs)), "sweep_sharpness": sorted(set(sharp))}
+
+
 # ----------------------------------------------------------------------------------- training
 
 SWEEP_TRAIN = ("{SM} train --data {input.data} --spec {params.spec:q} {params.sizes} "
