@@ -41,6 +41,14 @@ def project_copy(dest: Path) -> Path:
     return dest
 
 
+def transient_files(proj: Path) -> list[Path]:
+    """Paths (relative to the project) of the transient files of a job interrupted in one run
+    directory: its resume checkpoint, a staged iterate, an atomic-write temp file and a lock."""
+    run = sorted((proj / "results").glob("**/history.csv"))[0].parent.relative_to(proj)
+    return [run / "resume.pt", run / ".iterates-partial/epoch1.pt",
+            run / ".metrics.json.k3j9x2ab.tmp", Path("results/gpu0.lock")]
+
+
 @pytest.fixture(scope="module")
 def snapshot_and_clone(tiny_run, tmp_path_factory):
     work, config, _ = tiny_run
@@ -50,6 +58,9 @@ def snapshot_and_clone(tiny_run, tmp_path_factory):
     for d in ("data", "results"):
         shutil.copytree(work / d, proj / d)
     shutil.copytree(work / ".snakemake/metadata", proj / ".snakemake/metadata")
+    for rel in transient_files(proj):  # what an interrupted job leaves: never to be shipped
+        (proj / rel).parent.mkdir(parents=True, exist_ok=True)
+        (proj / rel).write_text("transient")
     sh("bash", "workflow/scripts/snapshot.sh", "tiny snapshot", cwd=proj)
     assert (root / "sharpminima-dvc-storage").is_dir()  # the default local remote
     clone = root / "clone"
@@ -64,6 +75,15 @@ def test_snapshot_is_versioned_by_dvc_not_git(snapshot_and_clone):
     tracked = sh("git", "ls-files", cwd=proj).split()
     assert "results.dvc" in tracked and "data.dvc" in tracked
     assert not any(f.startswith(("results/", "data/")) for f in tracked)
+
+
+def test_snapshot_ships_no_transient_files(snapshot_and_clone):
+    proj, clone, _ = snapshot_and_clone
+    transient = transient_files(proj)
+    assert all((proj / rel).exists() for rel in transient)  # planted, and left alone
+    assert (clone / transient[0]).parent.is_dir()  # the run directory itself was pulled ...
+    assert [rel for rel in transient if (clone / rel).exists()] == []  # ... but none of these
+    assert not (clone / transient[1]).parent.exists()
 
 
 def test_pulled_clone_plans_nothing(snapshot_and_clone):

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pandas as pd
@@ -6,8 +7,10 @@ import torch
 
 from sharpminima import models
 from sharpminima.data import Dataset, Split
-from sharpminima.train import TrainSpec, load_model, train
+from sharpminima.resume import RefusedCheckpoint
+from sharpminima.train import TrainSpec, load_model, load_state, train
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CPU = torch.device("cpu")
 
 
@@ -72,8 +75,10 @@ def test_resume_equals_uninterrupted(tmp_path):
     resumed = train(spec(net="C1", max_epochs=4), toy_dataset(), tmp_path / "cut", CPU,
                     log=logs.append)
     assert any("resuming" in line for line in logs)
+    assert not any("discarding" in line for line in logs)
     for key in ("train_loss", "train_acc", "test_loss", "test_acc", "epochs"):
         assert resumed[key] == full[key], key
+    assert _same_run(tmp_path / "full", tmp_path / "cut")  # bit-identical weights and history
 
 
 def test_divergence_is_recorded_not_a_crash(tmp_path):
@@ -103,3 +108,74 @@ def test_batch_resolution_and_bad_specs():
 def test_saved_iterates(tmp_path):
     train(spec(save_epochs=[1, 3]), toy_dataset(), tmp_path, CPU, log=lambda s: None)
     assert sorted(p.name for p in (tmp_path / "iterates").iterdir()) == ["epoch1.pt", "epoch3.pt"]
+
+
+# ------------------------------------------------------- resume.pt: data, and only this run's
+
+
+class _WritesMarker:
+    """Unpickling this runs open(marker, "w"): the stand-in for arbitrary code in a pickle."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_crafted_resume_pickle_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"model": _WritesMarker(marker)}, tmp_path / "probe.pt")
+    torch.load(tmp_path / "probe.pt", weights_only=False)  # the bait is real: unsafe loading
+    assert marker.exists()  # runs its code ...
+    marker.unlink()
+    (tmp_path / "run").mkdir()
+    (tmp_path / "probe.pt").rename(tmp_path / "run/resume.pt")
+    with pytest.raises(RefusedCheckpoint, match=r"resume\.pt.*weights_only=True.*Delete it"):
+        train(spec(), toy_dataset(), tmp_path / "run", CPU, log=lambda s: None)
+    assert not marker.exists()  # ... and train's loading does not
+    assert (tmp_path / "run/resume.pt").exists() and not (tmp_path / "run/metrics.json").exists()
+
+
+def _kill_after(k):
+    def stop(epoch):
+        if epoch == k:
+            raise KeyboardInterrupt
+    return stop
+
+
+def _same_run(a, b):
+    """Two finished run directories hold the same history (timings aside) and final weights."""
+    ha, hb = (pd.read_csv(d / "history.csv").drop(columns="epoch_s") for d in (a, b))
+    sa, sb = load_state(a / "model.pt"), load_state(b / "model.pt")
+    return ha.equals(hb) and sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_checkpoint_of_another_spec_is_discarded(tmp_path):
+    with pytest.raises(KeyboardInterrupt):  # spec A, killed after epoch 2 (its epoch-2 iterate kept)
+        train(spec(save_epochs=[2]), toy_dataset(), tmp_path / "cut", CPU,
+              log=lambda s: None, on_epoch_end=_kill_after(2))
+    b = spec(lr=3e-3, batch_size=16)
+    train(b, toy_dataset(), tmp_path / "full", CPU, log=lambda s: None)
+    logs = []
+    train(b, toy_dataset(), tmp_path / "cut", CPU, log=logs.append)
+    assert _same_run(tmp_path / "full", tmp_path / "cut")
+    assert not (tmp_path / "cut/iterates").exists()  # A's iterate is not published as B's
+    (line,) = [s for s in logs if "discarding" in s]
+    assert "batch_size (32 -> 16)" in line and "lr (0.001 -> 0.003)" in line
+    assert "save_epochs" in line and "data differ" not in line
+    assert not any("resuming" in s for s in logs)
+
+
+def test_checkpoint_of_other_data_is_discarded(tmp_path):
+    data = toy_dataset()
+    subset = dataclasses.replace(data, train=data.train.head(200))  # another train_size
+    with pytest.raises(KeyboardInterrupt):
+        train(spec(), data, tmp_path / "cut", CPU, log=lambda s: None,
+              on_epoch_end=_kill_after(2))
+    train(spec(), subset, tmp_path / "full", CPU, log=lambda s: None)
+    logs = []
+    train(spec(), subset, tmp_path / "cut", CPU, log=logs.append)
+    assert _same_run(tmp_path / "full", tmp_path / "cut")
+    (line,) = [s for s in logs if "discarding" in s]
+    assert "data differ" in line and "spec differs" not in line

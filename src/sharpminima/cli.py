@@ -73,7 +73,7 @@ def cmd_train(args) -> int:
 def cmd_table2(args) -> int:
     from sharpminima import tables
     df = tables.collect_runs(args.runs)
-    tables.write_frame(tables.table2(df, args.scale), args.out_csv, args.out_md,
+    tables.write_frame(tables.table2(df, args.scale, args.fit_tolerance), args.out_csv, args.out_md,
                        tables.table2_caption(args.scale), tables.table2_markdown)
     return 0
 
@@ -85,6 +85,14 @@ def cmd_landscape(args) -> int:
     from sharpminima import data, landscape, provenance
     from sharpminima.atomic import atomic_path, write_json
     device = _setup_compute(args)
+    why = _diverged_any(args.sb_model, args.lb_model)
+    if why:
+        _write_empty_csvs([args.out_linear, args.out_curvilinear], landscape.COLUMNS)
+        if args.out_meta:
+            write_json(args.out_meta, _not_measured({"sb_model": args.sb_model,
+                                                     "lb_model": args.lb_model}, why, device))
+        print(f"landscape not measured: {why}", file=sys.stderr)
+        return 0
     ds = data.load(args.data, device, args.train_size, args.test_size)
     alphas = landscape.alpha_grid(args.alpha_min, args.alpha_max, args.points)
     t0 = time.perf_counter()
@@ -117,6 +125,13 @@ def cmd_slice2d(args) -> int:
     from sharpminima import data, landscape, provenance
     from sharpminima.atomic import atomic_path, write_json
     device = _setup_compute(args)
+    why = _diverged_any(args.model)
+    if why:
+        _write_empty_csvs([args.out], landscape.SLICE_COLUMNS)
+        if args.out_meta:
+            write_json(args.out_meta, _not_measured({"model": args.model}, why, device))
+        print(f"slice not measured: {why}", file=sys.stderr)
+        return 0
     ds = data.load(args.data, device, args.train_size, 1)
     directions = landscape.load_directions(args.directions)
     coords = landscape.slice_coords(args.grid, args.span)
@@ -139,7 +154,9 @@ def cmd_figure(args) -> int:
     from sharpminima import figures, figures_sweeps
     df = figures.read_inputs(args.kind, args.inputs)
     draw = {**figures.FIGURES, **figures_sweeps.FIGURES}[args.kind]
-    figures.save(draw(df, args.scale), args.out_stem)
+    # every input "not measured" (e.g. a diverged run): a figure that says so, not a crash
+    fig = draw(df, args.scale) if len(df) else figures.not_measured(args.kind, args.out_stem)
+    figures.save(fig, args.out_stem)
     return 0
 
 
@@ -205,6 +222,40 @@ def _run_record(model_path: Path) -> dict:
     return {"net": torch.load(model_path, map_location="cpu", weights_only=True).get("net")}
 
 
+def _labels(model_path) -> dict:
+    record = _run_record(Path(model_path))
+    return {k: record.get(k) for k in ("net", "regime", "seed", "dataset")}
+
+
+def _diverged_any(*model_paths) -> str | None:
+    """Why the run of any of these models counts as diverged (sharpminima.divergence), or None."""
+    from sharpminima import divergence
+    for path in model_paths:
+        why = divergence.reason(_run_record(Path(path)))
+        if why:
+            labels = _labels(path)
+            return f"diverged ({labels['net']} {labels['regime']} seed {labels['seed']}: {why})"
+    return None
+
+
+def _not_measured(fields: dict, why: str, device=None) -> dict:
+    """A 'not measured' record (the reason in it); with a device, its provenance too."""
+    from sharpminima import divergence, provenance
+    record = divergence.not_measured_record(fields, why)
+    if device is not None:
+        record["provenance"] = provenance.collect(device)
+    return record
+
+
+def _write_empty_csvs(paths, columns) -> None:
+    import pandas as pd
+
+    from sharpminima.atomic import atomic_path
+    for out in paths:
+        with atomic_path(out) as tmp:
+            pd.DataFrame(columns=list(columns)).to_csv(tmp, index=False)
+
+
 def _write_record(path, result: dict, labels: dict, device) -> None:
     from sharpminima import provenance
     from sharpminima.atomic import write_json
@@ -214,20 +265,39 @@ def _write_record(path, result: dict, labels: dict, device) -> None:
 def cmd_sharpness(args) -> int:
     from sharpminima.sharpness import sharpness
     device = _setup_compute(args)
+    why = _diverged_any(args.model)
+    if why:
+        _write_record(args.out, _not_measured(
+            {"space": args.space, "eps": args.eps, "sharpness": None,
+             "sharpness_sign_ascent": None, "sharpness_best": None, "f_x": None, "wall_s": 0.0},
+            why), _labels(args.model), device)
+        print(f"sharpness not measured: {why}", file=sys.stderr)
+        return 0
     model, split, labels = _load_run(args, device)
     result = sharpness(model, split, args.eps, space=args.space, dim=args.dim,
-                       a_dist=args.a_dist, a_seed=args.a_seed, iters=args.iters, chunk=args.chunk)
+                       a_dist=args.a_dist, a_seed=args.a_seed, iters=args.iters, chunk=args.chunk,
+                       second=args.second_maximizer, sign_steps=args.sign_steps,
+                       sign_step=args.sign_step)
     result["n_examples"] = len(split)
     _write_record(args.out, result, labels, device)
+    second = ("" if result["sharpness_sign_ascent"] is None else
+              f", sign ascent {result['sharpness_sign_ascent']:.4g}, best "
+              f"{result['sharpness_best']:.4g}")
     print(f"{labels['net']} {labels['regime']} seed {labels['seed']}: {args.space} sharpness "
-          f"(eps {args.eps:g}) = {result['sharpness']:.4g}  [{result['wall_s']:.1f} s, "
-          f"{result['passes']} passes]", file=sys.stderr)
+          f"(eps {args.eps:g}) = {result['sharpness']:.4g}{second}  [|grad f| "
+          f"{result['grad_norm']:.3g}; {result['wall_s']:.1f} s, {result['passes']} passes]",
+          file=sys.stderr)
     return 0
 
 
 def cmd_hessian(args) -> int:
     from sharpminima.hessian import hessian_spectrum
     device = _setup_compute(args)
+    why = _diverged_any(args.model)
+    if why:
+        _write_record(args.out, _not_measured({"top_eigenvalues": None, "trace": None}, why),
+                      _labels(args.model), device)
+        return 0
     model, split, labels = _load_run(args, device)
     result = hessian_spectrum(model, split, k=args.k, trace_samples=args.trace_samples,
                               seed=args.seed, chunk=args.chunk, tol=args.tol)
@@ -241,7 +311,8 @@ def cmd_hessian(args) -> int:
 def cmd_sharpness_table(args) -> int:
     from sharpminima import tables
     df = tables.sharpness_frame(args.records)
-    tables.write_frame(tables.sharpness_table(df, args.scale), args.out_csv, args.out_md,
+    tables.write_frame(tables.sharpness_table(df, args.scale, args.shortfall_factor),
+                       args.out_csv, args.out_md,
                        tables.sharpness_caption(df, args.scale, args.caption),
                        tables.sharpness_markdown)
     return 0
@@ -279,11 +350,33 @@ def cmd_summary(args) -> int:
     return 0
 
 
+def cmd_collect(args) -> int:
+    from sharpminima import records
+    from sharpminima.atomic import write_json
+    groups = {"runs": args.runs, "sharpness": args.sharpness, "hessian": args.hessian,
+              "landscape": args.landscape, "sweep_runs": args.sweep_runs,
+              "sweep_sharpness": args.sweep_sharpness}
+    records.write_all(groups, args.histories, Path(args.out_dir))
+    if args.manifest is not None:
+        write_json(Path(args.out_dir) / "manifest.json", args.manifest)
+    print(", ".join(f"{k} {len(v)}" for k, v in groups.items()) + " records", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args) -> int:
     from sharpminima import report
     from sharpminima.atomic import write_text
     out = Path(args.out)
-    write_text(out, report.build(Path(args.results), out.parent, json.loads(args.config)))
+    inputs = report.Inputs(json.loads(Path(args.manifest).read_text()), Path(args.root))
+    write_text(out, report.build(inputs, out.parent, json.loads(args.config)))
+    return 0
+
+
+def cmd_reference(args) -> int:
+    from sharpminima import reference
+    written = reference.write(Path(args.results), Path(args.run), Path(args.out))
+    size = sum(p.stat().st_size for p in written)
+    print(f"{len(written)} files, {size / 1e6:.2f} MB in {args.out}", file=sys.stderr)
     return 0
 
 
@@ -332,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("table2", help="Table 2: accuracies, ours beside the paper's")
     p.add_argument("runs", nargs="+", help="metrics.json files of the trained runs")
+    p.add_argument("--fit-tolerance", type=float, default=None,
+                   help="max |SB - LB| final train accuracy (points) for a comparison "
+                        "(default: protocol.FIT_TOLERANCE_PTS)")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
     p.add_argument("--scale", default="full", help="label for the scale (full, demo, tiny)")
@@ -427,6 +523,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--a-dist", default="gaussian", help="distribution of the random A")
     p.add_argument("--a-seed", type=int, default=0, help="seed of the random A")
     p.add_argument("--iters", type=int, default=10, help="L-BFGS-B iterations")
+    p.add_argument("--second-maximizer", choices=["sign_ascent", "none"], default="sign_ascent",
+                   help="second maximizer of the same box, recorded beside the paper's L-BFGS-B "
+                        "estimate (projected sign ascent, blind to the gradient's scale)")
+    p.add_argument("--sign-steps", type=int, default=None,
+                   help="sign-ascent steps, one pass each (default: --iters)")
+    p.add_argument("--sign-step", type=float, default=1.0,
+                   help="sign-ascent step, in half-widths of the box")
     p.set_defaults(func=cmd_sharpness)
 
     p = sub.add_parser("hessian", help="top Hessian eigenvalues (Lanczos) and trace (Hutchinson)")
@@ -440,6 +543,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sharpness-table", help="Table 3 or 4: sharpness, ours beside the paper's")
     p.add_argument("records", nargs="+", help="sharpness JSON records (one space)")
     p.add_argument("--caption", default="", help="declared choices to print in the caption")
+    p.add_argument("--shortfall-factor", type=float, default=2.0,
+                   help="flag records whose best value exceeds the paper's estimate by this factor")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
     p.add_argument("--scale", default="full")
@@ -472,11 +577,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-metrics", required=True)
     p.add_argument("--out-curves", required=True, help="directory of per net/regime CSVs")
     p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("collect", help="the planned jobs' records -> tidy tables "
+                                       "(results/summary/*.csv) and the report's manifest")
+    for kind in ("runs", "sharpness", "hessian", "landscape", "sweep-runs", "sweep-sharpness"):
+        p.add_argument(f"--{kind}", nargs="*", default=[], help=f"{kind} JSON records")
+    p.add_argument("--histories", nargs="*", default=[], help="history.csv of the plain runs")
+    p.add_argument("--manifest", type=_json_arg, default=None,
+                   help="JSON: what the report reads (tables, figures, frames by kind)")
+    p.add_argument("--out-dir", required=True)
+    p.set_defaults(func=cmd_collect)
     p = sub.add_parser("report", help="REPORT.md: tables, figures, verdicts, provenance")
-    p.add_argument("--results", default="results", help="the pipeline's results directory")
+    p.add_argument("--manifest", required=True,
+                   help="manifest.json written by collect: the only files the report reads")
+    p.add_argument("--root", default=".", help="directory the manifest's paths are relative to")
     p.add_argument("--config", required=True, help="the resolved config as JSON")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_report)
+    p = sub.add_parser("reference", help="copy a finished run's report, tables (.md) and "
+                                         "figures (.png) to a committed reference record")
+    p.add_argument("--results", default="results")
+    p.add_argument("--run", required=True, help="run.json written by workflow/scripts/timed_run.sh")
+    p.add_argument("--out", required=True, help="e.g. docs/reference/cpu")
+    p.set_defaults(func=cmd_reference)
     p = sub.add_parser("readme-verdicts", help="copy the report's verdicts into README.md")
     p.add_argument("--report", default="results/report/REPORT.md")
     p.add_argument("--readme", default="README.md")

@@ -27,7 +27,8 @@ from matplotlib.lines import Line2D
 
 from sharpminima.atomic import atomic_path
 
-SCALE_LABELS = {"full": "full scale", "demo": "DEMO scale", "tiny": "TINY test scale"}
+SCALE_LABELS = {"full": "full scale", "cpu": "CPU tier: full data, paper protocol",
+                "demo": "DEMO scale", "tiny": "TINY test scale"}
 DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10",
                  "cifar100": "CIFAR-100", "timit": "TIMIT"}
 SPLIT_STYLES = {"train": "-", "test": "--"}

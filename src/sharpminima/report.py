@@ -162,19 +162,46 @@ def figure_section(inputs: Inputs, report_dir: Path) -> str:
 def verdict_table(inputs: Inputs, fit_tolerance: float = protocol.FIT_TOLERANCE_PTS) -> pd.DataFrame:
     runs = protocol.trained(inputs.summary("runs"))
     sharp = inputs.summary("sharpness")
-    sharp = sharp[sharp.sharpness.notna()] if "sharpness" in sharp else sharp
+    sharp = sharp[pd.to_numeric(sharp.sharpness, errors="coerce").notna()] \
+        if "sharpness" in sharp else sharp
     remedies = inputs.table("remedies", "csv")
     rows = [verdicts.lb_generalizes_worse(runs, protocol.fit_check(runs, fit_tolerance))
             if not runs.empty else
             verdicts.Verdict("LB test accuracy is below SB", verdicts.NOT_RUN, "no runs"),
-            verdicts.lb_is_sharper(sharp) if not sharp.empty else
-            verdicts.Verdict("LB minima are sharper", verdicts.NOT_RUN, "no sharpness"),
+            *([verdicts.lb_is_sharper(sharp, "sharpness", "paper's estimator (L-BFGS-B)"),
+               verdicts.lb_is_sharper(sharp, "sharpness_best", "best of both maximizers")]
+              if not sharp.empty else
+              [verdicts.Verdict("LB minima are sharper", verdicts.NOT_RUN, "no sharpness")]),
             verdicts.batch_threshold(inputs.frame("fig4")),
             verdicts.warm_start_recovers(inputs.frame("fig5")),
             verdicts.sharpness_rises_for_lb_only(inputs.frame("fig6")),
             verdicts.remedies_leave_lb_sharp(pd.read_csv(remedies) if remedies else
                                              pd.DataFrame())]
     return pd.DataFrame([v.row() for v in rows])
+
+
+def shortfall_section(sharp: pd.DataFrame, factor: float) -> str:
+    """Records where the paper's estimator (10 L-BFGS-B iterations) falls short of the best value
+    found in the same box (either maximizer) by more than `factor`."""
+    from sharpminima.tables import shortfall
+    if sharp.empty or "sharpness_best" not in sharp:
+        return "_no second maximizer in these records_"
+    measured = sharp[pd.to_numeric(sharp.sharpness, errors="coerce").notna()]
+    short = measured[shortfall(measured, factor)]
+    head = (f"Metric 2.1 asks for the maximum over the box; the paper's estimator is 10 L-BFGS-B "
+            f"iterations, whose first steps scale with |grad f| (tiny at a near-zero-loss "
+            f"minimizer). Every record also holds projected sign ascent in the same box. "
+            f"{len(short)} of {len(measured)} records: the best value found exceeds the paper's "
+            f"estimate by more than {factor:g}x.")
+    if short.empty:
+        return head
+    cols = ["net", "regime", "seed", "space", "eps", "sharpness", "sharpness_sign_ascent",
+            "sharpness_best", "grad_norm"]
+    rows = short[[c for c in cols if c in short]].assign(
+        ratio=pd.to_numeric(short.sharpness_best) / pd.to_numeric(short.sharpness).clip(1e-12))
+    rows = rows.rename(columns={"sharpness": "L-BFGS-B (paper)", "sharpness_sign_ascent":
+                                "sign ascent", "sharpness_best": "best", "grad_norm": "|grad f|"})
+    return head + "\n\n" + rows.to_markdown(index=False, floatfmt=".4g")
 
 
 def build(inputs: Inputs, report_dir: Path, config: dict) -> str:
@@ -203,6 +230,9 @@ def build(inputs: Inputs, report_dir: Path, config: dict) -> str:
         "## Table 2: accuracy", "", md_table(inputs.table("table2")), "",
         "## Table 3: sharpness, full space", "", md_table(inputs.table("table3")), "",
         "## Table 4: sharpness, random subspace", "", md_table(inputs.table("table4")), "",
+        "## The box maximum, checked", "",
+        shortfall_section(inputs.summary("sharpness"),
+                          _get(config, "sharpness.shortfall_factor") or 2.0), "",
         "## Hessian spectrum", "", md_table(inputs.table("hessian")), "",
         "## Remedies", "", md_table(inputs.table("remedies")), "",
         "## Dynamic sampling", "", md_table(inputs.table("dynamic")), "",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from sharpminima import models, provenance, remedies
+from sharpminima import models, provenance, remedies, resume
 from sharpminima import speed as speedopts
 from sharpminima.atomic import atomic_path, write_json
 from sharpminima.data import Dataset
@@ -136,13 +137,6 @@ def train_epoch(model, opt, data: Dataset, batch: int, perm: torch.Tensor,
     return (total / steps).item()
 
 
-def _checkpoint(model, opt, epoch, history, best, wait) -> dict:
-    return {"model": model.state_dict(), "opt": opt.state_dict(), "epoch": epoch,
-            "history": history, "best": best, "wait": wait,
-            "rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-
 def save_model(model, spec: TrainSpec, data: Dataset, path: Path) -> None:
     """A self-describing checkpoint: loadable with torch.load(weights_only=True)."""
     with atomic_path(path) as tmp:
@@ -220,14 +214,10 @@ def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
     speedopts.prepare_model(model, spec.speed, device, log)  # no-op when no speed option is set
     opt = torch.optim.Adam(model.parameters(), lr=spec.lr, betas=spec.betas, eps=spec.adam_eps)
     history, best, wait, start = [], math.inf, 0, 1
-    if resume_path.exists():
-        ck = torch.load(resume_path, map_location=device, weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        history, best, wait, start = ck["history"], ck["best"], ck["wait"], ck["epoch"] + 1
-        torch.set_rng_state(ck["rng"])
-        if ck["cuda_rng"]:
-            torch.cuda.set_rng_state_all(ck["cuda_rng"])
+    run_spec, fingerprint = resume.spec_json(spec), resume.data_fingerprint(data)
+    ck = resume.load(resume_path, run_spec, fingerprint, log)  # None: none, or another run's
+    if ck is not None:
+        history, best, wait, start = resume.restore(ck, model, opt)
         log(f"resuming {out_dir} after epoch {ck['epoch']}")
     step = remedies.make_step(spec, model, opt, data.train, batch)
     log(f"train {spec.net} seed {spec.seed}: {n} examples, batch {batch}, "
@@ -235,7 +225,8 @@ def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
         + (f", remedies {sorted(spec.remedy)}" if spec.remedy else ""))
     status = "max_epochs"
     t_start = time.perf_counter()
-    if start == 1:
+    if start == 1:  # from scratch: no iterate of an earlier, discarded attempt may be published
+        shutil.rmtree(iterate_path(out_dir, 0).parent, ignore_errors=True)
         _start_point(spec, data, model, history, batch, out_dir, log)
     for epoch in range(start, spec.max_epochs + 1):
         if spec.batch_schedule:  # dynamic sampling: this epoch's batch size
@@ -271,7 +262,8 @@ def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
             log(f"train loss has not improved by {spec.min_delta:.0%} for {wait} epochs: stop")
             break
         with atomic_path(resume_path) as tmp:
-            torch.save(_checkpoint(model, opt, epoch, history, best, wait), tmp)
+            torch.save(resume.checkpoint(model, opt, epoch, history, best, wait, run_spec,
+                                         fingerprint), tmp)
         if on_epoch_end:
             on_epoch_end(epoch)
     return _finish(spec, data, model, history, status, batch, out_dir, device,

@@ -135,6 +135,15 @@ def sharpness_file(net, regime, seed, space, eps):
     return f"{RESULTS}/sharpness/{net}/{regime}/seed{seed}/{space}_eps{eps}.json"
 
 
+def sharpness_options():
+    """The sharpness verb's options that every sharpness job shares (Tables 3-4, remedies, sweeps):
+    the subspace, L-BFGS-B's iterations and the second maximizer of the box."""
+    s = config["sharpness"]
+    return (f"--dim {s['subspace_dim']} --a-dist {s['a_dist']} --a-seed {s['a_seed']} "
+            f"--iters {s['iters']} --second-maximizer {s['second_maximizer']} "
+            f"--sign-steps {s['sign_steps'] or s['iters']} --sign-step {s['sign_step']}")
+
+
 def sharpness_caption():
     """The choices the paper leaves open, printed in the sharpness tables' captions."""
     s, t = config["sharpness"], config["train"]

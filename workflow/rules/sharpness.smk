@@ -35,10 +35,7 @@ rule sharpness:
     params:
         size=lambda w: measure_size(w, "sharpness"),
         chunk=lambda w: measure_chunk(w, "sharpness"),
-        dim=config["sharpness"]["subspace_dim"],
-        a_dist=config["sharpness"]["a_dist"],
-        a_seed=config["sharpness"]["a_seed"],
-        iters=config["sharpness"]["iters"],
+        options=sharpness_options(),
         device=config["device"],
     threads: config["threads"]
     resources:
@@ -47,8 +44,7 @@ rule sharpness:
         f"{LOGS}/sharpness/{{net}}/{{regime}}/seed{{seed}}/{{space}}_eps{{eps}}.log",
     shell:
         "{SM} sharpness --model {input.model} --data {input.data} {params.size} "
-        "--eps {wildcards.eps} --space {wildcards.space} --dim {params.dim} "
-        "--a-dist {params.a_dist} --a-seed {params.a_seed} --iters {params.iters} "
+        "--eps {wildcards.eps} --space {wildcards.space} {params.options} "
         "--chunk {params.chunk} --out {output} --device {params.device} --threads {threads} "
         "--gpu-lock-dir {GPU_LOCKS} 2> {log}"
 
@@ -90,10 +86,12 @@ rule sharpness_table:
     params:
         scale=config["scale"],
         caption=lambda w: sharpness_caption(),
+        factor=config["sharpness"]["shortfall_factor"],
     log:
         f"{LOGS}/tables/{{table}}.log",
     shell:
         "{SM} sharpness-table {input} --caption {params.caption:q} "
+        "--shortfall-factor {params.factor} "
         "--out-csv {output.csv} --out-md {output.md} --scale {params.scale} 2> {log}"
 
 

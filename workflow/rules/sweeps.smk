@@ -315,10 +315,7 @@ rule sweep_sharpness:
     params:
         size=lambda w: measure_size(w, "sharpness"),
         chunk=sweep_eval_chunk,
-        dim=config["sharpness"]["subspace_dim"],
-        a_dist=config["sharpness"]["a_dist"],
-        a_seed=config["sharpness"]["a_seed"],
-        iters=config["sharpness"]["iters"],
+        options=sharpness_options(),
         device=config["device"],
     threads: config["threads"]
     resources:
@@ -327,8 +324,7 @@ rule sweep_sharpness:
         f"{LOGS}/sweeps/{{kind}}/{{net}}/{{path}}.sharpness_{{space}}_eps{{eps}}.log",
     shell:
         "{SM} sharpness --model {input.model} --data {input.data} {params.size} "
-        "--eps {wildcards.eps} --space {wildcards.space} --dim {params.dim} "
-        "--a-dist {params.a_dist} --a-seed {params.a_seed} --iters {params.iters} "
+        "--eps {wildcards.eps} --space {wildcards.space} {params.options} "
         "--chunk {params.chunk} --out {output} --device {params.device} --threads {threads} "
         "--gpu-lock-dir {GPU_LOCKS} 2> {log}"
 

@@ -11,6 +11,8 @@ if [ -d .snakemake/metadata ]; then
     rm -rf results/.snakemake-metadata
     cp -r .snakemake/metadata results/.snakemake-metadata
 fi
+# .dvcignore keeps transient files (resume.pt, .iterates-partial/, atomic temp files, locks) out
+# of what `dvc add` records; nothing else is copied into the targets but the metadata above.
 targets=()
 for d in data results; do [ -d "$d" ] && targets+=("$d"); done
 "$dvc" add --quiet "${targets[@]}"
