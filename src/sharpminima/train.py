@@ -275,6 +275,7 @@ def _finish(spec, data, model, history, status, batch, out_dir, device, wall) ->
     metrics = {
         "net": spec.net, "regime": spec.regime, "dataset": data.name, "seed": spec.seed, "status": status,
         "batch_size": batch, "n_train": len(data.train), "n_test": len(data.test),
+        "num_classes": data.num_classes,
         "epochs": sum(1 for h in history if h["epoch"] > 0),  # an epoch-0 row is no epoch
         **{k: last.get(k) for k in ("train_loss", "train_acc", "test_loss", "test_acc")},
         "wall_s": sum(h["epoch_s"] for h in history), "wall_s_this_process": wall,
