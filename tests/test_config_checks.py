@@ -227,7 +227,7 @@ def test_timit_header_is_read_without_loading_the_arrays(tmp_path):
 def test_snakemake_dry_run_refuses_before_any_job(tmp_path):
     config = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
     config["nets"]["F1"]["train_size"] = 300
-    config["regimes"]["SB"]["batch_size"] = 512
+    config["regimes"]["SB"] = {"batch_size": 512}  # whatever SB the demo declares
     config["device"] = "gpu0"
     start = time.perf_counter()
     proc = snakemake(tmp_path, write_config(tmp_path / "bad.yaml", config), "-n",
