@@ -25,8 +25,9 @@ def header(run: dict) -> str:
         f"{' (with uncommitted changes)' if run.get('dirty') else ''} on {run['machine']}, "
         f"{run['started']} UTC; wall time {wall / 60:.1f} min ({wall:.0f} s) for the whole "
         "pipeline, set-up excluded.",
-        *([f"> Phases: " + "; ".join(f"{k} {v / 60:.1f} min" for k, v in run["phases"].items())
-           + (f". {run['note']}" if run.get("note") else "")] if run.get("phases") else []),
+        *([f"> Phases: " + "; ".join(f"{k} {v / 60:.1f} min" for k, v in run["phases"].items())]
+          if run.get("phases") else []),
+        *([f"> {run['note']}."] if run.get("note") else []),
         f"> Regenerate: `{run['command']}`, then `make reference-cpu`. Everything below is the "
         "run's own `results/report/REPORT.md`, its tables and figures, copied unedited except "
         "for the figure links.", "", ""])
