@@ -75,6 +75,17 @@ class SignAscent:
     message: str
 
 
+def checked_box(z0, lower, upper) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(z0, lower, upper) as contiguous float64 vectors; a non-finite bound or a start outside
+    the box is an error (shared by both maximizers of the box)."""
+    z0, lower, upper = (np.ascontiguousarray(v, dtype=np.float64) for v in (z0, lower, upper))
+    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+        raise ValueError("every bound must be finite")
+    if not (np.all(lower <= z0) and np.all(z0 <= upper)):
+        raise ValueError("the starting point must lie in the box")
+    return z0, lower, upper
+
+
 def sign_ascent_maximize(fun_and_grad: FunAndGrad, z0: np.ndarray, lower: np.ndarray,
                          upper: np.ndarray, steps: int = 10, step: float = DEFAULT_SIGN_STEP,
                          start: tuple[float, np.ndarray] | None = None) -> SignAscent:
@@ -88,13 +99,8 @@ def sign_ascent_maximize(fun_and_grad: FunAndGrad, z0: np.ndarray, lower: np.nda
         raise ValueError(f"steps must be >= 0, not {steps}")
     if not (np.isfinite(step) and step > 0):
         raise ValueError(f"step must be a positive fraction of the half-width, not {step}")
-    z = np.array(z0, dtype=np.float64, copy=True)
-    lower = np.ascontiguousarray(lower, dtype=np.float64)
-    upper = np.ascontiguousarray(upper, dtype=np.float64)
-    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
-        raise ValueError("every bound must be finite")
-    if not (np.all(lower <= z) and np.all(z <= upper)):
-        raise ValueError("the starting point must lie in the box")
+    z, lower, upper = checked_box(z0, lower, upper)
+    z = z.copy()
     half = 0.5 * (upper - lower)
     move = float(step) * half
     snap = _SNAP * half

@@ -52,7 +52,8 @@ import scipy
 import torch
 from scipy.optimize import Bounds, minimize
 
-from sharpminima.box_ascent import DEFAULT_SIGN_STEP, SignAscent, sign_ascent_maximize
+from sharpminima.box_ascent import (DEFAULT_SIGN_STEP, SignAscent, checked_box,
+                                    sign_ascent_maximize)
 from sharpminima.data import Split
 from sharpminima.evaluate import loss_and_grad
 from sharpminima.params import assign_flat, flatten, restored, trainable
@@ -219,13 +220,7 @@ def lbfgsb_maximize(fun_and_grad: FunAndGrad, z0: np.ndarray, lower: np.ndarray,
     solvers = {"minimize": _solve_minimize, "setulb": _solve_setulb}
     if engine not in solvers:
         raise ValueError(f"engine must be one of {sorted(solvers)}, not {engine!r}")
-    z0 = np.ascontiguousarray(z0, dtype=np.float64)
-    lower = np.ascontiguousarray(lower, dtype=np.float64)
-    upper = np.ascontiguousarray(upper, dtype=np.float64)
-    if not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
-        raise ValueError("every bound must be finite")
-    if not (np.all(lower <= z0) and np.all(z0 <= upper)):
-        raise ValueError("the starting point must lie in the box")
+    z0, lower, upper = checked_box(z0, lower, upper)
     state: dict = {"f_start": None, "f_max": -np.inf, "z_max": z0.copy(), "n": 0}
 
     def negated(z: np.ndarray) -> tuple[float, np.ndarray]:
