@@ -91,7 +91,7 @@ def layer_flops(model: nn.Module, input_shape) -> list[LayerFlops]:
 
 def count(net: str, input_shape, num_classes: int, model: nn.Module | None = None) -> NetFlops:
     """FLOPs per sample of `net` built for (input_shape, num_classes)."""
-    from sharpminima.models import build, count_trainable
+    from sharpminima.nets.models import build, count_trainable
 
     model = model if model is not None else build(net, input_shape, num_classes)
     layers = layer_flops(model, tuple(input_shape))

@@ -164,7 +164,7 @@ class Coster:
         n, m = self.sizes(opts, net)
         eval_rate = r["eval"]["samples_per_s"]
         if verb == "train":
-            from sharpminima.train import TrainSpec
+            from sharpminima.training.train import TrainSpec
 
             ts = TrainSpec.from_dict(spec)
             epochs = ts.max_epochs if (ts.patience is None or not self.epochs) else min(

@@ -12,8 +12,8 @@ measures, with warm-up, repeated timings and their median:
   eval       evaluation throughput (evaluate.evaluate, chunks of 5000, forward only)
   sharpness  one full-space sharpness computation (eps 1e-3, 10 L-BFGS-B iterations); projected
              to the full training set as passes x full pass time + the time outside the passes
-  speed      training throughput at SB with each speed option (sharpminima.speed) on
-  multiseed  S seeds at once (sharpminima.multiseed) vs the same seeds one after the other
+  speed      training throughput at SB with each speed option (sharpminima.training.speed) on
+  multiseed  S seeds at once (sharpminima.training.multiseed) vs the same seeds one after the other
 and the device's matrix-multiply rate (float32; on CUDA also TF32 and bf16), so every stage's
 achieved FLOP/s (analytic counts, bench/flops.py) is shown as a fraction of the hardware limit.
 
@@ -52,14 +52,16 @@ sys.path.insert(0, str(HERE))
 
 import flops as flopcount  # noqa: E402
 
-from sharpminima import models, remedies, speed  # noqa: E402
-from sharpminima.atomic import write_json  # noqa: E402
-from sharpminima.data import Dataset, Split  # noqa: E402
-from sharpminima.evaluate import evaluate, loss_and_grad  # noqa: E402
-from sharpminima.multiseed import MultiSeed  # noqa: E402
-from sharpminima.provenance import code_version, package_versions, resolve_device  # noqa: E402
-from sharpminima.sharpness import sharpness  # noqa: E402
-from sharpminima.train import epoch_permutation, train_epoch  # noqa: E402
+from sharpminima.nets import models
+from sharpminima.training import remedies
+from sharpminima.training import speed  # noqa: E402
+from sharpminima.core.atomic import write_json  # noqa: E402
+from sharpminima.data.splits import Dataset, Split  # noqa: E402
+from sharpminima.nets.evaluate import evaluate, loss_and_grad  # noqa: E402
+from sharpminima.training.multiseed import MultiSeed  # noqa: E402
+from sharpminima.core.provenance import code_version, package_versions, resolve_device  # noqa: E402
+from sharpminima.measures.sharpness import sharpness  # noqa: E402
+from sharpminima.training.train import epoch_permutation, train_epoch  # noqa: E402
 
 SB = 256
 LB_FRACTION = 0.1

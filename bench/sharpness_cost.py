@@ -27,11 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sharpminima.atomic import write_json
-from sharpminima.data import Split
-from sharpminima.models import build, count_trainable
-from sharpminima.provenance import device_name, package_versions
-from sharpminima.sharpness import LBFGSB_ENGINE, sharpness, sharpness_with_basis
+from sharpminima.core.atomic import write_json
+from sharpminima.data.splits import Split
+from sharpminima.nets.models import build, count_trainable
+from sharpminima.core.provenance import device_name, package_versions
+from sharpminima.measures.sharpness import LBFGSB_ENGINE, sharpness, sharpness_with_basis
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 HERE = Path(__file__).resolve().parent

@@ -18,7 +18,7 @@ import projection  # noqa: E402
 import report  # noqa: E402
 import run  # noqa: E402
 
-from sharpminima.models import build  # noqa: E402
+from sharpminima.nets.models import build  # noqa: E402
 
 
 @pytest.mark.parametrize("net", list(flops.PAPER_DATA))

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from sharpminima.cli import build_parser
+from sharpminima.cli.main import build_parser
 
 VERBS = sorted(build_parser()._subparsers._group_actions[0].choices)
 

@@ -1,13 +1,13 @@
 import sys
 import textwrap
 
-from sharpminima.codehash import code_hash, dependencies
+from sharpminima.core.codehash import code_hash, dependencies
 
 
 def _module(tmp_path, monkeypatch, source, name="figmod"):
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
     monkeypatch.syspath_prepend(str(tmp_path))
-    from sharpminima import codehash
+    from sharpminima.core import codehash
     codehash._definitions.cache_clear()
     sys.modules.pop(name, None)
     return name
@@ -56,5 +56,5 @@ def test_comments_and_formatting_do_not_count(tmp_path, monkeypatch):
 
 
 def test_real_figures_module():
-    assert "style" in dependencies("sharpminima.figures", "fig3")
-    assert len(code_hash("sharpminima.figures", "fig3")) == 16
+    assert "style" in dependencies("sharpminima.figures.paper_figures", "fig3")
+    assert len(code_hash("sharpminima.figures.paper_figures", "fig3")) == 16

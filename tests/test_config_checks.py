@@ -1,4 +1,4 @@
-"""Config checks before any job runs (sharpminima.configcheck): batch sizes against the training
+"""Config checks before any job runs (sharpminima.core.configcheck): batch sizes against the training
 sets they are drawn from, and the device string; each refusal names the key and its fix."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import yaml
 from snakemake.utils import validate
 
 from conftest import ROOT
-from sharpminima.configcheck import ConfigError, check, find_problems, timit_train_rows
+from sharpminima.core.configcheck import ConfigError, check, find_problems, timit_train_rows
 from workflow_helpers import snakemake, write_config
 
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"

@@ -12,10 +12,10 @@ import pytest
 
 from fakedata import (cifar_arrays, idx_arrays, rewrite_gz, serve_directory, write_cifar_binary,
                       write_idx_dataset, write_malicious_tar, write_timit_npz)
-from sharpminima import data, fetch as fetch_module
-from sharpminima.datasets import DATASETS, IDX_FILES, resolve
-from sharpminima.fetch import FetchError, content_sha256, extract_tar, fetch
-from sharpminima.prepare import PrepareError, prepare
+from sharpminima.data import splits as data, fetch as fetch_module
+from sharpminima.data.datasets import DATASETS, IDX_FILES, resolve
+from sharpminima.data.fetch import FetchError, content_sha256, extract_tar, fetch
+from sharpminima.data.prepare import PrepareError, prepare
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sharpminima import figures
+from sharpminima.figures import paper_figures as figures
 
 
 def labelled(ax):

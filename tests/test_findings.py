@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sharpminima import findings
+from sharpminima.analysis import findings
 
 
 def test_second_difference_is_exact_on_quadratics_with_unequal_spacing():

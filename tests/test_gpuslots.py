@@ -1,4 +1,4 @@
-"""GPU slot pinning (sharpminima.gpuslots) with fake slots: no GPU needed, a few seconds."""
+"""GPU slot pinning (sharpminima.core.gpuslots) with fake slots: no GPU needed, a few seconds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sharpminima import gpuslots
+from sharpminima.core import gpuslots
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -20,7 +20,7 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 CHILD = textwrap.dedent(
     """
     import os, sys, time
-    from sharpminima.gpuslots import acquire_gpu_slot
+    from sharpminima.core.gpuslots import acquire_gpu_slot
     slot = acquire_gpu_slot(sys.argv[1], timeout=float(sys.argv[2]), poll_interval=0.05)
     print(slot, os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"), flush=True)
     time.sleep(60)

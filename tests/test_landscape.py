@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
-from sharpminima import landscape, models
-from sharpminima.data import Dataset, Split
-from sharpminima.evaluate import evaluate
-from sharpminima.train import TrainSpec, load_model, save_model
+from sharpminima.measures import landscape
+from sharpminima.nets import models
+from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets.evaluate import evaluate
+from sharpminima.training.train import TrainSpec, load_model, save_model
 
 SHAPE, CLASSES, CHUNK = (1, 8, 8), 3, 16
 
@@ -218,7 +219,7 @@ def test_slice_leaves_the_model_unchanged_and_its_centre_is_the_model(pair, data
 # ----------------------------------------------------------------------------- the CLI verbs
 
 def test_cli_verbs_write_tidy_csvs_and_directions(tmp_path, pair, data):
-    from sharpminima.cli import main
+    from sharpminima.cli.main import main
     npz = tmp_path / "toy.npz"
     np.savez(npz, x_train=data.train.x.numpy(), y_train=data.train.y.numpy(),
              x_test=data.test.x.numpy(), y_test=data.test.y.numpy(),

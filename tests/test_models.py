@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from sharpminima import models
+from sharpminima.nets import models
 
 PAPER_COUNTS = {"F1": 1_462_794, "F2": 2_780_085, "C1": 1_757_834, "C2": 14_991_946,
                 "C3": 1_775_204, "C4": 15_038_116}

@@ -1,4 +1,4 @@
-"""Multi-seed training (sharpminima.multiseed) equals each seed trained alone by the regular loop.
+"""Multi-seed training (sharpminima.training.multiseed) equals each seed trained alone by the regular loop.
 
 What "equal" can mean, and the tolerances (CPU):
 - Adam makes bit-for-bit comparisons of two float32 trajectories meaningless beyond a few steps:
@@ -24,11 +24,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sharpminima import models, remedies
-from sharpminima.data import Dataset, Split
-from sharpminima.evaluate import evaluate
-from sharpminima.multiseed import MultiSeed, train_seeds
-from sharpminima.train import TrainSpec, epoch_permutation, train_epoch
+from sharpminima.nets import models
+from sharpminima.training import remedies
+from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets.evaluate import evaluate
+from sharpminima.training.multiseed import MultiSeed, train_seeds
+from sharpminima.training.train import TrainSpec, epoch_permutation, train_epoch
 
 SEEDS = [0, 3, 7]
 

@@ -1,4 +1,4 @@
-"""Gradient spread vs batch size and the gradient noise scale B_simple (sharpminima.noise), checked
+"""Gradient spread vs batch size and the gradient noise scale B_simple (sharpminima.measures.noise), checked
 against exact values on a synthetic problem with closed-form per-example gradients."""
 
 import itertools
@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from sharpminima import noise
-from sharpminima.data import Dataset, Split
-from sharpminima.train import TrainSpec, load_model, train
+from sharpminima.measures import noise
+from sharpminima.data.splits import Dataset, Split
+from sharpminima.training.train import TrainSpec, load_model, train
 
 CPU = torch.device("cpu")
 

@@ -2,7 +2,7 @@
 
 import json
 
-from sharpminima import reference
+from sharpminima.analysis import reference
 
 
 def test_reference_record_copies_the_planned_tables_and_linked_figures(tmp_path):

@@ -9,16 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sharpminima import models, remedies
-from sharpminima.data import Dataset, Split
-from sharpminima.remedies import Step, remedy_generator, validate
-from sharpminima.remedies.adversarial import fgsm_delta, mix_adversarial, mix_mask
-from sharpminima.remedies.augment import AugmentConfig, affine_matrices, apply, augment, draw_params
-from sharpminima.remedies.ghost_bn import GhostBatchNorm1d, apply_ghost_bn
-from sharpminima.remedies.lr_schedule import WarmupConfig, WarmupSchedule, lr_at, target_lr
-from sharpminima.remedies.proximal import ProximalConfig, proximal_update
-from sharpminima.remedies.sam import sam_gradient, sam_perturbation
-from sharpminima.train import TrainSpec, train, train_epoch
+from sharpminima.nets import models
+from sharpminima.training import remedies
+from sharpminima.data.splits import Dataset, Split
+from sharpminima.training.remedies import Step, remedy_generator, validate
+from sharpminima.training.remedies.adversarial import fgsm_delta, mix_adversarial, mix_mask
+from sharpminima.training.remedies.augment import AugmentConfig, affine_matrices, apply, augment, draw_params
+from sharpminima.training.remedies.ghost_bn import GhostBatchNorm1d, apply_ghost_bn
+from sharpminima.training.remedies.lr_schedule import WarmupConfig, WarmupSchedule, lr_at, target_lr
+from sharpminima.training.remedies.proximal import ProximalConfig, proximal_update
+from sharpminima.training.remedies.sam import sam_gradient, sam_perturbation
+from sharpminima.training.train import TrainSpec, train, train_epoch
 
 CPU = torch.device("cpu")
 ALL = {"augment": {"translate": 0.1, "rotate_deg": 10, "shear_deg": 5, "hflip": True},

@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from sharpminima import cli, remedies
-from sharpminima.remedies_table import build, remedies_table, collect_metrics, collect_sharpness
+from sharpminima.cli import main as cli
+from sharpminima.training import remedies
+from sharpminima.analysis.remedies_table import build, remedies_table, collect_metrics, collect_sharpness
 
 # net F1: per regime, (test accuracies per seed, sharpness at eps 1e-3 per seed)
 RUNS = {

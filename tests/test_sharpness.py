@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from sharpminima.box_ascent import DEFAULT_SIGN_STEP, sign_ascent_maximize
-from sharpminima.data import Split
-from sharpminima.evaluate import loss_and_grad
-from sharpminima.params import assign_flat, flatten, restored, trainable
-from sharpminima.sharpness import (A_DISTRIBUTIONS, DEFAULT_A_DIST, LBFGSB_ENGINE, box_radius,
+from sharpminima.measures.box_ascent import DEFAULT_SIGN_STEP, sign_ascent_maximize
+from sharpminima.data.splits import Split
+from sharpminima.nets.evaluate import loss_and_grad
+from sharpminima.nets.params import assign_flat, flatten, restored, trainable
+from sharpminima.measures.sharpness import (A_DISTRIBUTIONS, DEFAULT_A_DIST, LBFGSB_ENGINE, box_radius,
                                    lbfgsb_maximize, maximize_in_box, pinv_coordinates,
                                    random_basis, sharpness, sharpness_value, sharpness_with_basis)
 
@@ -523,9 +523,10 @@ def test_sharpness_verb_writes_both_estimates(tmp_path):
     """The CLI record: the paper's fields as before, plus the second maximizer's."""
     import json
 
-    from sharpminima import cli, models
-    from sharpminima.data import Dataset
-    from sharpminima.train import TrainSpec, save_model
+    from sharpminima.cli import main as cli
+    from sharpminima.nets import models
+    from sharpminima.data.splits import Dataset
+    from sharpminima.training.train import TrainSpec, save_model
 
     shape = (1, 4, 4)
     gen = torch.Generator().manual_seed(0)

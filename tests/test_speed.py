@@ -1,4 +1,4 @@
-"""Speed options (sharpminima.speed) through the real training loop (train.train).
+"""Speed options (sharpminima.training.speed) through the real training loop (train.train).
 
 Fidelity guard for the SAFE options (compile, channels_last): tiny trainings (C1 and F1 on a
 generated, learnable but noisy 3-class problem, 360 training / 90 test examples, 4 epochs, seeds
@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 import torch
 
-from sharpminima import speed
-from sharpminima.data import Dataset, Split
-from sharpminima.train import TrainSpec, load_model, train
+from sharpminima.training import speed
+from sharpminima.data.splits import Dataset, Split
+from sharpminima.training.train import TrainSpec, load_model, train
 
 CPU = torch.device("cpu")
 MEAN_TOL, SEED_TOL = 0.05, 0.12

@@ -10,10 +10,13 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from sharpminima import cli, figures_sweeps, models, sweeps
-from sharpminima.data import Dataset, Split
-from sharpminima.evaluate import evaluate
-from sharpminima.train import TrainSpec, load_model, train
+from sharpminima.cli import main as cli
+from sharpminima.figures import sweeps as figures_sweeps
+from sharpminima.nets import models
+from sharpminima.analysis import sweeps
+from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets.evaluate import evaluate
+from sharpminima.training.train import TrainSpec, load_model, train
 
 CPU = torch.device("cpu")
 QUIET = dict(log=lambda s: None)

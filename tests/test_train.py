@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from sharpminima import models
-from sharpminima.data import Dataset, Split
-from sharpminima.resume import RefusedCheckpoint
-from sharpminima.train import TrainSpec, load_model, load_state, train
+from sharpminima.nets import models
+from sharpminima.data.splits import Dataset, Split
+from sharpminima.training.resume import RefusedCheckpoint
+from sharpminima.training.train import TrainSpec, load_model, load_state, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CPU = torch.device("cpu")

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from sharpminima import verdicts
+from sharpminima.analysis import verdicts
 
 
 def runs(sb_acc, lb_acc, net="F1"):
@@ -43,7 +43,7 @@ def test_welch_matches_reference():
 
 
 def test_readme_verdicts_replaces_only_the_marked_section():
-    from sharpminima.report import END, START, readme_with_verdicts
+    from sharpminima.analysis.report import END, START, readme_with_verdicts
     readme = f"# x\n\nintro\n{START}\nstale text\n{END}\n\n## after\n"
     report = "# r\n\n**Scale: demo.** note\n\n## Verdicts\n\n| claim | verdict |\n|--|--|\n| a | holds |\n\n## Table 2\n"
     out = readme_with_verdicts(readme, report, "make readme-verdicts")

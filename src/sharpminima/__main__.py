@@ -1,3 +1,3 @@
-from sharpminima.cli import main
+from sharpminima.cli.main import main
 
 raise SystemExit(main())

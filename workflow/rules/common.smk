@@ -4,8 +4,8 @@ import sys
 
 from snakemake.utils import validate
 
-from sharpminima import configcheck
-from sharpminima.codehash import code_hash
+from sharpminima.core import configcheck
+from sharpminima.core.codehash import code_hash
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
 # Before any job: every batch fits its (subset) training set, the device string is valid.
@@ -154,7 +154,7 @@ def sharpness_caption():
                else "each run's whole training set"))
 
 
-def figure_code(kind, module="sharpminima.figures"):
+def figure_code(kind, module="sharpminima.figures.paper_figures"):
     """A param that changes when the figure's own drawing code (or what it uses) changes."""
     return code_hash(module, kind) + code_hash(module, "read_inputs")
 

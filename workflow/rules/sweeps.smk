@@ -17,7 +17,7 @@
 # figures. Training and measurement rules are GPU-tagged; frames and figures run on the CPU.
 import types
 
-from sharpminima.codehash import code_hash
+from sharpminima.core.codehash import code_hash
 
 SWEEPS = f"{RESULTS}/sweeps"
 SWEEP_SB, SWEEP_LB = "SB", "LB"  # the regimes the experiments start from
@@ -364,7 +364,7 @@ rule fig4_frame:
     output:
         frame_file("fig4", "{net}"),
     params:
-        code=code_hash("sharpminima.sweeps", "batch_sweep_frame"),
+        code=code_hash("sharpminima.analysis.sweeps", "batch_sweep_frame"),
         scale=config["scale"],
     log:
         f"{LOGS}/sweeps/frames/fig4_{{net}}.log",
@@ -380,7 +380,7 @@ rule fig5_frame:
     output:
         frame_file("fig5", "{net}"),
     params:
-        code=code_hash("sharpminima.sweeps", "warm_start_frame"),
+        code=code_hash("sharpminima.analysis.sweeps", "warm_start_frame"),
         scale=config["scale"],
     log:
         f"{LOGS}/sweeps/frames/fig5_{{net}}.log",
@@ -396,7 +396,7 @@ rule fig6_frame:
     output:
         frame_file("fig6", "{net}"),
     params:
-        code=code_hash("sharpminima.sweeps", "along_training_frame"),
+        code=code_hash("sharpminima.analysis.sweeps", "along_training_frame"),
         scale=config["scale"],
     log:
         f"{LOGS}/sweeps/frames/fig6_{{net}}.log",
@@ -411,7 +411,7 @@ rule noise_spread_frame:
     output:
         frame_file("noise_spread", "{net}"),
     params:
-        code=code_hash("sharpminima.sweeps", "spread_frame"),
+        code=code_hash("sharpminima.analysis.sweeps", "spread_frame"),
         scale=config["scale"],
     log:
         f"{LOGS}/sweeps/frames/noise_spread_{{net}}.log",
@@ -426,7 +426,7 @@ rule noise_scale_frame:
     output:
         frame_file("noise_scale", "{net}"),
     params:
-        code=code_hash("sharpminima.sweeps", "noise_scale_frame"),
+        code=code_hash("sharpminima.analysis.sweeps", "noise_scale_frame"),
         scale=config["scale"],
     log:
         f"{LOGS}/sweeps/frames/noise_scale_{{net}}.log",
@@ -462,7 +462,7 @@ for _kind, (_caption, _category) in SWEEP_FIGURE_TEXT.items():
             figure_outputs(_kind, "{net}", _caption, _category),
         params:
             kind=_kind,
-            code=code_hash("sharpminima.figures_sweeps", _kind),
+            code=code_hash("sharpminima.figures.sweeps", _kind),
             stem=_stem_of(_kind),
             scale=config["scale"],
         log:
@@ -481,7 +481,7 @@ rule dynamic_table:
         csv=f"{RESULTS}/tables/dynamic.csv",
         md=f"{RESULTS}/tables/dynamic.md",
     params:
-        code=code_hash("sharpminima.sweeps", "dynamic_table"),
+        code=code_hash("sharpminima.analysis.sweeps", "dynamic_table"),
         scale=config["scale"],
     log:
         f"{LOGS}/tables/dynamic.log",

@@ -1,0 +1,9 @@
+"""Layer 5, analysis: records in, tables, verdicts and the report out; never a checkpoint.
+
+Owns the paper's own numbers (`paper`), gathering the planned records into tidy tables
+(`records`), statistics (`stats`), the paper's tables (`tables`, `remedies_table`), the Section 4
+frames (`sweeps`), the protocol and divergence checks of the report (`protocol`), the verdicts on
+the paper's claims (`verdicts`) and per-figure findings (`findings`), the DVC metrics summary
+(`summary`), REPORT.md (`report`) and the committed reference record (`reference`).
+May import: core, and from training only the divergence rule (data, never a model).
+"""

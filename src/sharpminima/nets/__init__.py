@@ -1,0 +1,6 @@
+"""Layer 2, nets: the networks and what is done to a network independently of how it was trained.
+
+Owns the paper's six networks (`models`), the registry table (`table`), saving and loading trained
+models (`checkpoint`), trainable parameters as one flat vector (`params`) and deterministic
+full-split evaluation (`evaluate`). May import: core, data.
+"""

@@ -1,0 +1,7 @@
+"""Layer 3, training: the one training loop and everything that changes how it trains.
+
+Owns the loop with its stopping rule (`train`, `stopping`), the resume checkpoint (`resume`), the
+speed options (`speed`), several seeds in one process (`multiseed`), the remedies of the
+generalization gap (`remedies/`) and the rule that says a run diverged (`divergence`).
+May import: core, data, nets (never measures: per-epoch measurements are passed in as hooks).
+"""
