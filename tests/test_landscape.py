@@ -13,7 +13,7 @@ from sharpminima.measures import landscape
 from sharpminima.nets import models
 from sharpminima.data.splits import Dataset, Split
 from sharpminima.nets.evaluate import evaluate
-from sharpminima.training.train import TrainSpec, load_model, save_model
+from sharpminima.nets.checkpoint import load_model, save_model, load_checkpoint
 
 SHAPE, CLASSES, CHUNK = (1, 8, 8), 3, 16
 
@@ -50,7 +50,7 @@ def checkpoint(tmp_path, data, net, seed, bn="batch", name=None):
         model.train()
         model(data.train.batch(slice(0, 20 + seed))[0])
     path = tmp_path / (name or f"{net}-{bn}-{seed}.pt")
-    save_model(model, TrainSpec(net=net, seed=seed, bn=bn), data, path)
+    save_model(model, net, bn, data.input_shape, data.num_classes, path)
     return path
 
 
@@ -124,7 +124,7 @@ def test_interpolation_leaves_the_model_unchanged_and_uses_one_model(pair, data)
     model = load_model(sb_path)
     before = state(model)
     sb = landscape.snapshot(model)
-    _, lb = landscape.load_state(lb_path)
+    _, lb = load_checkpoint(lb_path)
     ids = {k: v.data_ptr() for k, v in model.state_dict().items()}
     landscape.parametric(model, sb, lb, data, [-1.0, 0.3, 2.0], CHUNK)
     assert_same_state(before, state(model))
@@ -135,7 +135,7 @@ def test_every_float_tensor_is_interpolated_running_buffers_included(tmp_path, d
     sb_path = checkpoint(tmp_path, data, "F1", 0, bn="running")
     lb_path = checkpoint(tmp_path, data, "F1", 1, bn="running")
     model = load_model(sb_path)
-    sb, (_, lb) = landscape.snapshot(model), landscape.load_state(lb_path)
+    sb, (_, lb) = landscape.snapshot(model), load_checkpoint(lb_path)
     assert any("running_mean" in k for k in sb) and not any("num_batches" in k for k in sb)
     with landscape.moved(model) as targets:
         c_lb, c_sb = landscape.coefficients("linear", 0.25)

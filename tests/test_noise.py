@@ -11,7 +11,8 @@ import torch
 
 from sharpminima.measures import noise
 from sharpminima.data.splits import Dataset, Split
-from sharpminima.training.train import TrainSpec, load_model, train
+from sharpminima.training.train import TrainSpec, train
+from sharpminima.nets.checkpoint import load_model
 
 CPU = torch.device("cpu")
 
@@ -122,8 +123,9 @@ def test_noise_columns_in_history_leave_training_unchanged(tmp_path):
                 save_epochs=[2])
     data = toy_features()
     plain = train(TrainSpec.from_dict(base), data, tmp_path / "plain", CPU, log=lambda s: None)
-    measured = train(TrainSpec.from_dict({**base, "noise_chunk": 40, "noise_size": 200}), data,
-                     tmp_path / "noise", CPU, log=lambda s: None)
+    noisy = TrainSpec.from_dict({**base, "noise_chunk": 40, "noise_size": 200})
+    measured = train(noisy, data, tmp_path / "noise", CPU, log=lambda s: None,
+                     epoch_columns=noise.epoch_columns(noisy, data))
     h0 = pd.read_csv(tmp_path / "plain/history.csv")
     h1 = pd.read_csv(tmp_path / "noise/history.csv")
     assert h0.drop(columns="epoch_s").equals(h1[h0.columns].drop(columns="epoch_s"))

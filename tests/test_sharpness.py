@@ -526,7 +526,7 @@ def test_sharpness_verb_writes_both_estimates(tmp_path):
     from sharpminima.cli import main as cli
     from sharpminima.nets import models
     from sharpminima.data.splits import Dataset
-    from sharpminima.training.train import TrainSpec, save_model
+    from sharpminima.nets.checkpoint import save_model
 
     shape = (1, 4, 4)
     gen = torch.Generator().manual_seed(0)
@@ -534,8 +534,7 @@ def test_sharpness_verb_writes_both_estimates(tmp_path):
     y = torch.randint(0, 3, (24,), generator=gen)
     data = Dataset("toy", Split(x, y), Split(x[:4], y[:4]), 3, shape, {"name": "toy"})
     model_path, npz = tmp_path / "model.pt", tmp_path / "toy.npz"
-    save_model(models.build("F1", shape, 3, seed=0), TrainSpec(net="F1", seed=0), data,
-               model_path)
+    save_model(models.build("F1", shape, 3, seed=0), "F1", "batch", shape, 3, model_path)
     np.savez(npz, x_train=x.numpy(), y_train=y.numpy(), x_test=x[:4].numpy(),
              y_test=y[:4].numpy(), meta=json.dumps({"name": "toy", "num_classes": 3}))
     common = ["sharpness", "--model", str(model_path), "--data", str(npz), "--eps", "1e-3",

@@ -23,7 +23,8 @@ import torch
 
 from sharpminima.training import speed
 from sharpminima.data.splits import Dataset, Split
-from sharpminima.training.train import TrainSpec, load_model, train
+from sharpminima.training.train import TrainSpec, train
+from sharpminima.nets.checkpoint import load_model
 
 CPU = torch.device("cpu")
 MEAN_TOL, SEED_TOL = 0.05, 0.12

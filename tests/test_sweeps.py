@@ -16,7 +16,8 @@ from sharpminima.nets import models
 from sharpminima.analysis import sweeps
 from sharpminima.data.splits import Dataset, Split
 from sharpminima.nets.evaluate import evaluate
-from sharpminima.training.train import TrainSpec, load_model, train
+from sharpminima.training.train import TrainSpec, train
+from sharpminima.nets.checkpoint import load_model
 
 CPU = torch.device("cpu")
 QUIET = dict(log=lambda s: None)

@@ -8,7 +8,8 @@ import torch
 from sharpminima.nets import models
 from sharpminima.data.splits import Dataset, Split
 from sharpminima.training.resume import RefusedCheckpoint
-from sharpminima.training.train import TrainSpec, load_model, load_state, train
+from sharpminima.training.train import TrainSpec, train
+from sharpminima.nets.checkpoint import load_model, load_state
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CPU = torch.device("cpu")

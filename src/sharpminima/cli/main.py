@@ -61,11 +61,13 @@ def cmd_prepare(args) -> int:
 
 def cmd_train(args) -> int:
     from sharpminima.data import splits as data
+    from sharpminima.measures import noise
     from sharpminima.training import train
     device = _setup_compute(args)
     spec = train.TrainSpec.from_dict(args.spec)
     ds = data.load(args.data, device, args.train_size, args.test_size)
-    metrics = train.train(spec, ds, Path(args.out_dir), device)
+    metrics = train.train(spec, ds, Path(args.out_dir), device,
+                          epoch_columns=noise.epoch_columns(spec, ds))
     print(f"{metrics['status']}: train acc {metrics['train_acc']:.4f}, "
           f"test acc {metrics['test_acc']:.4f}", file=sys.stderr)
     return 0
@@ -205,10 +207,10 @@ def cmd_dynamic_table(args) -> int:
 def _load_run(args, device):
     """A trained model, its run record (net, regime, seed, dataset) and its training split."""
     from sharpminima.data import splits as data
-    from sharpminima.training import train
+    from sharpminima.nets.checkpoint import load_model
     path = Path(args.model)
     record = _run_record(path)
-    model = train.load_model(args.model, device)
+    model = load_model(args.model, device)
     split = data.load(args.data, device, train_size=args.train_size, test_size=1).train
     labels = {k: record.get(k) for k in ("net", "regime", "seed", "dataset")}
     if path.parent.name == "iterates" and path.stem.startswith("epoch"):

@@ -40,6 +40,7 @@ import pandas as pd
 import torch
 
 from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets.checkpoint import load_checkpoint, load_model
 from sharpminima.nets.evaluate import evaluate
 
 PATHS = ("linear", "curvilinear")
@@ -143,13 +144,6 @@ def moved(model: torch.nn.Module) -> Iterator[dict[str, torch.Tensor]]:
 
 # ------------------------------------------------------------------------------- checkpoints
 
-def load_state(path: str | Path, device: str | torch.device = "cpu") -> tuple[dict, dict]:
-    """A model.pt written by ``train.save_model``: (its description, its state dict on `device`)."""
-    ckpt = torch.load(path, map_location=device, weights_only=True)
-    meta = {k: ckpt[k] for k in ("net", "bn", "input_shape", "num_classes")}
-    return meta, ckpt["state_dict"]
-
-
 def check_compatible(meta_a: dict, meta_b: dict) -> None:
     """Two checkpoints can be interpolated only if they are the same net on the same data shape."""
     norm = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731
@@ -202,9 +196,8 @@ def parametric_from_files(sb_path: str | Path, lb_path: str | Path, data: Datase
                           paths: Sequence[str] = PATHS) -> tuple[pd.DataFrame, dict]:
     """Load x_SB into the one model and x_LB as tensors, run ``parametric``, label the rows
     (net, dataset, seed, bn, eval_chunk) and describe what was interpolated."""
-    from sharpminima.training.train import load_model
-    meta_sb, _ = load_state(sb_path, "cpu")
-    meta_lb, lb = load_state(lb_path, device)
+    meta_sb, _ = load_checkpoint(sb_path, "cpu")
+    meta_lb, lb = load_checkpoint(lb_path, device)
     check_compatible(meta_sb, meta_lb)
     model = load_model(sb_path, device)
     sb = snapshot(model)
@@ -290,7 +283,6 @@ def slice2d(model: torch.nn.Module, directions: dict, split: Split, chunk: int,
 
 def directions_for_file(model_path: str | Path, seed: int) -> dict:
     """The filter-normalized directions around a saved model (computed on the CPU)."""
-    from sharpminima.training.train import load_model
     return random_directions(load_model(model_path, "cpu"), seed)
 
 
@@ -299,8 +291,7 @@ def slice2d_from_file(model_path: str | Path, directions: dict, data: Dataset,
                       seed: int | None = None) -> pd.DataFrame:
     """Load one minimizer and evaluate its 2-D slice on the training split, rows labelled with
     net, dataset, regime, seed, bn, eval_chunk and how the directions were made."""
-    from sharpminima.training.train import load_model
-    meta, _ = load_state(model_path, "cpu")
+    meta, _ = load_checkpoint(model_path, "cpu")
     model = load_model(model_path, device)
     df = slice2d(model, directions, data.train, chunk, coords, "train")
     return _label(df, net=meta["net"], dataset=data.name, regime=regime, seed=seed, bn=meta["bn"],

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -158,6 +158,20 @@ def history_columns(model: torch.nn.Module, split: Split, chunk: int, seed: int,
     return {"noise_chunk": chunk, "noise_n": st.n, "noise_grad_sq": st.grad_sq,
             "noise_trace": st.trace_sigma, "b_simple": st.b_simple,
             "noise_s": time.perf_counter() - t0}
+
+
+def epoch_columns(spec, data) -> Callable[[torch.nn.Module, int], dict] | None:
+    """The training loop's per-epoch hook for B_simple (TrainSpec.noise_chunk, every noise_every
+    epochs, on the first noise_size examples), or None when the run measures no noise."""
+    if not spec.noise_chunk:
+        return None
+    split = data.train.head(spec.noise_size)
+
+    def columns(model: torch.nn.Module, epoch: int) -> dict:
+        if epoch % spec.noise_every:
+            return {}
+        return history_columns(model, split, spec.noise_chunk, spec.seed, epoch)
+    return columns
 
 
 def fit_loglog(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:

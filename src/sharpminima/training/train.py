@@ -26,6 +26,7 @@ from sharpminima.training import remedies, resume
 from sharpminima.training import speed as speedopts
 from sharpminima.core.atomic import atomic_path, write_json
 from sharpminima.data.splits import Dataset
+from sharpminima.nets.checkpoint import load_state, save_model
 from sharpminima.nets.evaluate import evaluate
 
 
@@ -139,24 +140,8 @@ def train_epoch(model, opt, data: Dataset, batch: int, perm: torch.Tensor,
     return (total / steps).item()
 
 
-def save_model(model, spec: TrainSpec, data: Dataset, path: Path) -> None:
-    """A self-describing checkpoint: loadable with torch.load(weights_only=True)."""
-    with atomic_path(path) as tmp:
-        torch.save({"state_dict": model.state_dict(), "net": spec.net, "bn": spec.bn,
-                    "input_shape": list(data.input_shape), "num_classes": data.num_classes}, tmp)
-
-
-def load_model(path, device="cpu") -> torch.nn.Module:
-    ckpt = torch.load(path, map_location=device, weights_only=True)
-    model = models.build(ckpt["net"], ckpt["input_shape"], ckpt["num_classes"], bn=ckpt["bn"])
-    model.load_state_dict(ckpt["state_dict"])
-    return model.to(device)
-
-
-def load_state(path, device="cpu") -> dict:
-    """The state_dict of a saved model or iterate (save_model's format, or a bare state_dict)."""
-    ckpt = torch.load(path, map_location=device, weights_only=True)
-    return ckpt["state_dict"] if "state_dict" in ckpt else ckpt
+def _save(model, spec: TrainSpec, data: Dataset, path: Path) -> None:
+    save_model(model, spec.net, spec.bn, data.input_shape, data.num_classes, path)
 
 
 def iterate_path(out_dir: Path, epoch: int) -> Path:
@@ -179,7 +164,7 @@ def _start_point(spec: TrainSpec, data: Dataset, model, history: list, batch: in
     """Epoch 0, before any step: keep x0 when save_epochs holds 0, and when warm-starting
     (init_from) evaluate the loaded point as history's epoch-0 row (the SB iterate's own numbers)."""
     if 0 in spec.save_epochs:
-        save_model(model, spec, data, iterate_path(out_dir, 0))
+        _save(model, spec, data, iterate_path(out_dir, 0))
     if spec.init_from:
         t0 = time.perf_counter()
         train_loss, train_acc = evaluate(model, data.train, spec.eval_chunk)
@@ -203,7 +188,8 @@ def _set_batch(step: remedies.Step, batch: int, n: int, log: Callable[[str], Non
 
 def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
           log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
-          on_epoch_end: Callable[[int], None] | None = None) -> dict:
+          on_epoch_end: Callable[[int], None] | None = None,
+          epoch_columns: Callable[[torch.nn.Module, int], dict] | None = None) -> dict:
     """Train, writing model.pt, history.csv and metrics.json in out_dir; resume if interrupted."""
     out_dir = Path(out_dir)
     resume_path = out_dir / "resume.pt"
@@ -243,14 +229,12 @@ def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
                         "minibatch_loss": running, "train_loss": train_loss,
                         "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc,
                         "epoch_s": time.perf_counter() - t0})
-        if spec.noise_chunk and epoch % spec.noise_every == 0:  # B_simple at this epoch's end
-            from sharpminima.measures.noise import history_columns
-            history[-1].update(history_columns(model, data.train.head(spec.noise_size),
-                                               spec.noise_chunk, spec.seed, epoch))
+        if epoch_columns:  # measurements at this epoch's end (e.g. B_simple), passed in by the caller
+            history[-1].update(epoch_columns(model, epoch))
         log(f"epoch {epoch:4d}/{spec.max_epochs}  train loss {train_loss:.4f} acc {train_acc:.4f}"
             f"  test loss {test_loss:.4f} acc {test_acc:.4f}  ({history[-1]['epoch_s']:.1f} s)")
         if epoch in spec.save_epochs:
-            save_model(model, spec, data, iterate_path(out_dir, epoch))
+            _save(model, spec, data, iterate_path(out_dir, epoch))
         if not math.isfinite(train_loss) or not math.isfinite(running):
             status = "diverged"
             log(f"diverged at epoch {epoch}: non-finite loss; stopping")
@@ -285,7 +269,7 @@ def _finish(spec, data, model, history, status, batch, out_dir, device, wall) ->
     }
     if spec.batch_schedule:  # dynamic sampling: the first and the last batch size
         metrics.update(batch_size=spec.resolve_batch(len(data.train)), final_batch_size=batch)
-    save_model(model, spec, data, out_dir / "model.pt")
+    _save(model, spec, data, out_dir / "model.pt")
     _publish_iterates(out_dir)
     with atomic_path(out_dir / "history.csv") as tmp:
         pd.DataFrame(history).to_csv(tmp, index=False)

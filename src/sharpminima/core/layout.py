@@ -1,0 +1,26 @@
+"""The layout of a run folder, in one place: `<run>/{model.pt, metrics.json, history.csv}` and
+`<run>/iterates/epoch<e>.pt` for the iterates a run keeps, each with its records beside it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ITERATES = "iterates"
+_EPOCH = re.compile(r"^epoch(\d+)$")
+
+
+def run_dir(path) -> Path:
+    """The run folder of a file in it or in its iterates/ (model, iterate, or a record of either)."""
+    folder = Path(path).parent
+    return folder.parent if folder.name == ITERATES else folder
+
+
+def iterate_epoch(path) -> int | None:
+    """The epoch of a saved iterate (`<run>/iterates/epoch<e>.pt` or a record named after it),
+    None for anything else."""
+    path = Path(path)
+    if path.parent.name != ITERATES:
+        return None
+    match = _EPOCH.match(path.name.split(".", 1)[0])
+    return int(match.group(1)) if match else None
