@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -24,3 +25,18 @@ def iterate_epoch(path) -> int | None:
         return None
     match = _EPOCH.match(path.name.split(".", 1)[0])
     return int(match.group(1)) if match else None
+
+
+def eps_text(eps) -> str:
+    """The one spelling of an eps value, in file names, labels and tables: 0.001, 0.0005, 1e-05."""
+    return eps if isinstance(eps, str) else f"{float(eps):g}"
+
+
+def metrics_path(path) -> Path:
+    """The metrics.json of the run that `path` (a file of the run or of its iterates/) belongs to."""
+    return run_dir(path) / "metrics.json"
+
+
+def read_metrics(path) -> dict:
+    """The run record (metrics.json) of the run that `path` belongs to."""
+    return json.loads(metrics_path(path).read_text())
