@@ -5,5 +5,5 @@ Owns the paper's own numbers (`paper`), gathering the planned records into tidy 
 frames (`sweeps`), the protocol and divergence checks of the report (`protocol`), the verdicts on
 the paper's claims (`verdicts`) and per-figure findings (`findings`), the DVC metrics summary
 (`summary`), REPORT.md (`report`) and the committed reference record (`reference`).
-May import: core, and from training only the divergence rule (data, never a model).
+May import: core, training.divergence. (Records only: never a model.)
 """

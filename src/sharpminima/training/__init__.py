@@ -3,5 +3,5 @@
 Owns the loop with its stopping rule (`train`, `stopping`), the resume checkpoint (`resume`), the
 speed options (`speed`), several seeds in one process (`multiseed`), the remedies of the
 generalization gap (`remedies/`) and the rule that says a run diverged (`divergence`).
-May import: core, data, nets (never measures: per-epoch measurements are passed in as hooks).
+May import: core, data, nets. (Never measures: per-epoch measurements come in as hooks.)
 """
