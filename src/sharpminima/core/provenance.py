@@ -17,16 +17,24 @@ SCHEDULER_VARS = ("SLURM_JOB_ID", "SLURM_JOB_PARTITION", "SLURM_GPUS_ON_NODE",
                   "CUDA_VISIBLE_DEVICES")
 
 
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def source_sha256(package: Path = PACKAGE) -> str:
+    """A hash of every source file of the package, in every layer, by relative path."""
+    digest = hashlib.sha256()
+    for f in sorted(package.rglob("*.py")):
+        digest.update(f.relative_to(package).as_posix().encode() + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def code_version() -> dict:
     """Git commit (when run from a checkout) plus a hash of the package's own source files.
 
     The source hash identifies the code even outside git (e.g. an installed wheel on a cluster).
     """
-    src = Path(__file__).parent
-    digest = hashlib.sha256()
-    for f in sorted(src.glob("*.py")):
-        digest.update(f.name.encode() + f.read_bytes())
-    info = {"source_sha256": digest.hexdigest()[:16]}
+    src = PACKAGE
+    info = {"source_sha256": source_sha256(src)}
     try:
         info["git_commit"] = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=src, capture_output=True, text=True,
