@@ -332,7 +332,7 @@ def speed_cases(net: str, device, quick: bool = False) -> dict[str, dict]:
     return cases
 
 
-def main(argv=None) -> dict:
+def _parse(argv) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--nets", default=",".join(flopcount.PAPER_DATA))
@@ -354,16 +354,12 @@ def main(argv=None) -> dict:
     ap.add_argument("--merge", action="store_true",
                     help="keep the nets already in --out (same device) and replace only those "
                          "measured now (each net records its own date and load average)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    torch.set_num_threads(args.threads or os.cpu_count())
-    torch.set_num_interop_threads(1)
-    device = resolve_device(args.device)
-    args.target = args.target or (0.5 if device.type == "cuda" else 1.0)
-    skip = {s for s in args.skip.split(",") if s}
-    label = device_label(device)
-    out = args.out or HERE / "results" / f"{slug(label)}.json"
-    result = {
+
+def _header(args, device, label: str, skip: set[str]) -> dict:
+    """The results file's description of this run: device, versions, settings, notes."""
+    return {
         "device": label, "device_type": device.type,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "versions": package_versions(), "code": code_version(), "cuda": torch.version.cuda,
@@ -381,6 +377,103 @@ def main(argv=None) -> dict:
             "matmul FLOP/s",
         ],
     }
+
+
+def _merge_previous(result: dict, out: Path, label: str) -> None:
+    """--merge: keep the nets of the results file already at `out` (of the same device)."""
+    previous = json.loads(out.read_text())
+    if previous.get("device") != label:
+        raise SystemExit(f"--merge: {out} holds {previous.get('device')!r}, not {label!r}")
+    result["nets"] = previous.get("nets", {})
+    result["merged_runs"] = previous.get("merged_runs", [previous["date"]]) + [result["date"]]
+
+
+def _note(net: str, stage: str, rec: dict) -> None:
+    print(f"{net} {stage}: " + ", ".join(
+        f"{k} {v:.4g}" for k, v in rec.items()
+        if k in ("samples_per_s", "epoch_s", "full_pass_s", "wall_s",
+                 "full_set_projected_s", "fraction_of_matmul_peak",
+                 "speedup_vs_sequential", "batch")), file=sys.stderr, flush=True)
+
+
+def _train_stages(b: "NetBench", r: dict, skip: set[str]) -> None:
+    """Training throughput at SB and LB, and the naive loop's at both."""
+    r["train"] = {"SB": b.train(SB)}
+    _note(b.net, "train SB", r["train"]["SB"])
+    if "lb" not in skip:
+        lb = b.measured_batch(b.lb)
+        rec = r["train"]["LB"] = {**b.train(lb), "batch_nominal": b.lb}
+        # the epoch of the nominal LB batch, at the throughput measured at `lb`
+        rec["epoch_s"] = b.n_train // b.lb * b.lb / rec["samples_per_s"]
+        rec["batch_capped"] = lb != b.lb
+        _note(b.net, "train LB", rec)
+    if "naive" not in skip:
+        r["naive"] = {"SB": b.naive(SB)}
+        r["naive"]["SB"]["ratio_ours_over_naive"] = (
+            r["train"]["SB"]["samples_per_s"] / r["naive"]["SB"]["samples_per_s"])
+        _note(b.net, "naive SB", r["naive"]["SB"])
+        if "LB" in r["train"]:
+            lb = r["train"]["LB"]["batch"]
+            r["naive"]["LB"] = b.naive(lb)
+            r["naive"]["LB"]["ratio_ours_over_naive"] = (
+                r["train"]["LB"]["samples_per_s"] / r["naive"]["LB"]["samples_per_s"])
+            _note(b.net, "naive LB", r["naive"]["LB"])
+
+
+def _speed_stage(b: "NetBench", r: dict, args) -> None:
+    """Training throughput at SB with each speed option worth measuring for this net."""
+    r["speed"] = {}
+    base = r["train"]["SB"]["samples_per_s"]
+    cases = speed_cases(b.net, b.device, args.quick)
+    if "compile" not in cases:
+        r["speed_note"] = ("compile not measured (--quick on a CPU, see "
+                           "QUICK_CPU_NO_COMPILE in bench/run.py)")
+    for name, opts in cases.items():
+        rec = b.train(SB, opts, warmup=max(args.warmup, 2))
+        rec["speedup"] = rec["samples_per_s"] / base
+        r["speed"][name] = rec
+        _note(b.net, f"speed {name}", rec)
+
+
+def _bench_net(net: str, device, args, peak: float, skip: set[str], ms_nets: set[str]) -> dict:
+    """Every stage not skipped, for one net: its record in the results file."""
+    b = NetBench(net, device, args, peak)
+    r = {"flops": {k: v for k, v in b.flops.as_dict().items() if k != "layers"},
+         "layers": b.flops.layers, "n_train": b.n_train, "n_test": b.n_test,
+         "dataset": flopcount.PAPER_DATA[net]["dataset"], "sb": SB, "lb": b.lb}
+    r["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    r["load_average_start"] = load_average()
+    t0 = time.perf_counter()
+    _train_stages(b, r, skip)
+    if "pass" not in skip:
+        r["pass"] = b.pass_()
+        _note(net, "pass", r["pass"])
+    if "eval" not in skip:
+        r["eval"] = b.eval()
+        _note(net, "eval", r["eval"])
+    if "sharpness" not in skip and "pass" in r:
+        r["sharpness"] = b.sharpness(r["pass"]["full_pass_s"])
+        _note(net, "sharpness", r["sharpness"])
+    if "speed" not in skip:
+        _speed_stage(b, r, args)
+    if "multiseed" not in skip and net in ms_nets:
+        r["multiseed"] = b.multiseed(SB, args.seeds, r["train"]["SB"]["samples_per_s"])
+        _note(net, "multiseed", r["multiseed"])
+    r["bench_wall_s"] = time.perf_counter() - t0
+    r["load_average_end"] = load_average()
+    return r
+
+
+def main(argv=None) -> dict:
+    args = _parse(argv)
+    torch.set_num_threads(args.threads or os.cpu_count())
+    torch.set_num_interop_threads(1)
+    device = resolve_device(args.device)
+    args.target = args.target or (0.5 if device.type == "cuda" else 1.0)
+    skip = {s for s in args.skip.split(",") if s}
+    label = device_label(device)
+    out = args.out or HERE / "results" / f"{slug(label)}.json"
+    result = _header(args, device, label, skip)
     print(f"device: {label}; torch threads {torch.get_num_threads()}; load {load_average()}",
           file=sys.stderr)
     result["matmul"] = matmul_rates(device, args.repeats)
@@ -388,75 +481,10 @@ def main(argv=None) -> dict:
     print(f"fp32 matmul: {peak / 1e9:.1f} GFLOP/s", file=sys.stderr)
     result["nets"] = {}
     if args.merge and out.exists():
-        previous = json.loads(out.read_text())
-        if previous.get("device") != label:
-            raise SystemExit(f"--merge: {out} holds {previous.get('device')!r}, not {label!r}")
-        result["nets"] = previous.get("nets", {})
-        result["merged_runs"] = previous.get("merged_runs", [previous["date"]]) + [result["date"]]
+        _merge_previous(result, out, label)
     ms_nets = set(args.multiseed_nets.split(","))
     for net in [n for n in args.nets.split(",") if n]:
-        b = NetBench(net, device, args, peak)
-        r = {"flops": {k: v for k, v in b.flops.as_dict().items() if k != "layers"},
-             "layers": b.flops.layers, "n_train": b.n_train, "n_test": b.n_test,
-             "dataset": flopcount.PAPER_DATA[net]["dataset"], "sb": SB, "lb": b.lb}
-        r["date"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        r["load_average_start"] = load_average()
-        t0 = time.perf_counter()
-
-        def note(stage, rec):
-            print(f"{net} {stage}: " + ", ".join(
-                f"{k} {v:.4g}" for k, v in rec.items()
-                if k in ("samples_per_s", "epoch_s", "full_pass_s", "wall_s",
-                         "full_set_projected_s", "fraction_of_matmul_peak",
-                         "speedup_vs_sequential", "batch")), file=sys.stderr, flush=True)
-
-        r["train"] = {"SB": b.train(SB)}
-        note("train SB", r["train"]["SB"])
-        if "lb" not in skip:
-            lb = b.measured_batch(b.lb)
-            rec = r["train"]["LB"] = {**b.train(lb), "batch_nominal": b.lb}
-            # the epoch of the nominal LB batch, at the throughput measured at `lb`
-            rec["epoch_s"] = b.n_train // b.lb * b.lb / rec["samples_per_s"]
-            rec["batch_capped"] = lb != b.lb
-            note("train LB", rec)
-        if "naive" not in skip:
-            r["naive"] = {"SB": b.naive(SB)}
-            r["naive"]["SB"]["ratio_ours_over_naive"] = (
-                r["train"]["SB"]["samples_per_s"] / r["naive"]["SB"]["samples_per_s"])
-            note("naive SB", r["naive"]["SB"])
-            if "LB" in r["train"]:
-                lb = r["train"]["LB"]["batch"]
-                r["naive"]["LB"] = b.naive(lb)
-                r["naive"]["LB"]["ratio_ours_over_naive"] = (
-                    r["train"]["LB"]["samples_per_s"] / r["naive"]["LB"]["samples_per_s"])
-                note("naive LB", r["naive"]["LB"])
-        if "pass" not in skip:
-            r["pass"] = b.pass_()
-            note("pass", r["pass"])
-        if "eval" not in skip:
-            r["eval"] = b.eval()
-            note("eval", r["eval"])
-        if "sharpness" not in skip and "pass" in r:
-            r["sharpness"] = b.sharpness(r["pass"]["full_pass_s"])
-            note("sharpness", r["sharpness"])
-        if "speed" not in skip:
-            r["speed"] = {}
-            base = r["train"]["SB"]["samples_per_s"]
-            cases = speed_cases(net, device, args.quick)
-            if "compile" not in cases:
-                r["speed_note"] = ("compile not measured (--quick on a CPU, see "
-                                   "QUICK_CPU_NO_COMPILE in bench/run.py)")
-            for name, opts in cases.items():
-                rec = b.train(SB, opts, warmup=max(args.warmup, 2))
-                rec["speedup"] = rec["samples_per_s"] / base
-                r["speed"][name] = rec
-                note(f"speed {name}", rec)
-        if "multiseed" not in skip and net in ms_nets:
-            r["multiseed"] = b.multiseed(SB, args.seeds, r["train"]["SB"]["samples_per_s"])
-            note("multiseed", r["multiseed"])
-        r["bench_wall_s"] = time.perf_counter() - t0
-        r["load_average_end"] = load_average()
-        result["nets"][net] = r
+        result["nets"][net] = _bench_net(net, device, args, peak, skip, ms_nets)
         result["load_average_end"] = load_average()
         write_json(out, result)  # after every net: a partial file survives an interruption
     print(f"wrote {out}", file=sys.stderr)

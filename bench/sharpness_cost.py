@@ -31,7 +31,8 @@ from sharpminima.core.atomic import write_json
 from sharpminima.data.splits import Split
 from sharpminima.nets.models import build, count_trainable
 from sharpminima.core.provenance import device_name, package_versions
-from sharpminima.measures.sharpness import LBFGSB_ENGINE, sharpness, sharpness_with_basis
+from sharpminima.measures.lbfgs_box import LBFGSB_ENGINE
+from sharpminima.measures.sharpness import sharpness, sharpness_with_basis
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 HERE = Path(__file__).resolve().parent

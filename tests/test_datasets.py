@@ -14,7 +14,8 @@ from fakedata import (cifar_arrays, idx_arrays, rewrite_gz, serve_directory, wri
                       write_idx_dataset, write_malicious_tar, write_timit_npz)
 from sharpminima.data import splits as data, fetch as fetch_module
 from sharpminima.data.datasets import DATASETS, IDX_FILES, resolve
-from sharpminima.data.fetch import FetchError, content_sha256, extract_tar, fetch
+from sharpminima.data.checksums import content_sha256
+from sharpminima.data.fetch import FetchError, extract_tar, fetch
 from sharpminima.data.prepare import PrepareError, prepare
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")

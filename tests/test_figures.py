@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sharpminima.figures import paper_figures as figures
+from sharpminima.figures import registry, style
+from sharpminima.figures.paths import fig3
+from sharpminima.figures.slices import slice2d
+from sharpminima.figures.training import fig2
 
 
 def labelled(ax):
@@ -55,7 +58,7 @@ def slices():
 
 
 def test_fig2_draws_mean_curves_with_bands(history):
-    fig = figures.fig2(history, "demo")
+    fig = fig2(history, "demo")
     assert isinstance(fig, Figure)
     (ax,) = fig.axes
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "accuracy (%)"
@@ -72,7 +75,7 @@ def test_fig2_draws_mean_curves_with_bands(history):
 
 @pytest.mark.parametrize("kind, path", [("fig3", "linear"), ("fig7", "curvilinear")])
 def test_parametric_plots_have_loss_left_and_accuracy_right(paths, kind, path):
-    fig = figures.FIGURES[kind](paths, "full")
+    fig = registry.FIGURES[kind](paths, "full")
     assert isinstance(fig, Figure)
     ax, ax2 = fig.axes
     assert ax.get_ylabel().startswith("cross-entropy (nats") and ax2.get_ylabel() == "accuracy (%)"
@@ -89,12 +92,12 @@ def test_parametric_plots_have_loss_left_and_accuracy_right(paths, kind, path):
 
 
 def test_parametric_plot_linear_scale_option(paths):
-    fig = figures.fig3(paths, "tiny", loss_scale="linear")
+    fig = fig3(paths, "tiny", loss_scale="linear")
     assert fig.axes[0].get_yscale() == "linear" and "TINY" in fig.axes[0].get_title()
 
 
 def test_slice2d_panels_share_one_colour_scale(slices):
-    fig = figures.slice2d(slices, "demo")
+    fig = slice2d(slices, "demo")
     assert isinstance(fig, Figure)
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert [ax.get_title().split()[0] for ax in panels] == ["SB", "LB"]
@@ -110,7 +113,7 @@ def test_slice2d_panels_share_one_colour_scale(slices):
 
 def test_drawing_does_not_change_global_matplotlib_state(history):
     before = dict(mpl.rcParams)
-    figures.fig2(history, "full")
+    fig2(history, "full")
     assert dict(mpl.rcParams) == before
 
 
@@ -123,13 +126,38 @@ def test_read_histories_makes_the_tidy_frame(tmp_path):
         pd.DataFrame({"epoch": [1, 2], "batch_size": 256, "train_acc": [0.5, 0.6],
                       "test_acc": [0.4, 0.5], "train_loss": [1.0, 0.9],
                       "test_loss": [1.1, 1.0]}).to_csv(d / "history.csv", index=False)
-    df = figures.read_inputs("fig2", sorted(tmp_path.glob("F1/*/seed0/history.csv")))
+    df = registry.read_inputs("fig2", sorted(tmp_path.glob("F1/*/seed0/history.csv")))
     assert len(df) == 2 * 2 * 2 and set(df.split) == {"train", "test"}
-    assert isinstance(figures.fig2(df, "tiny"), Figure)
+    assert isinstance(fig2(df, "tiny"), Figure)
 
 
 def test_save_writes_png_and_pdf_atomically(tmp_path, history):
-    out = figures.save(figures.fig2(history, "full"), tmp_path / "figs" / "fig2_F1")
+    out = style.save(fig2(history, "full"), tmp_path / "figs" / "fig2_F1")
     assert [p.name for p in out] == ["fig2_F1.png", "fig2_F1.pdf"]
     assert out[0].read_bytes()[:4] == b"\x89PNG" and out[1].read_bytes()[:4] == b"%PDF"
     assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["fig2_F1.pdf", "fig2_F1.png"]
+
+
+def test_registry_names_a_module_and_a_function_for_every_kind():
+    import importlib
+
+    from sharpminima.figures import sweeps
+    assert set(registry.MODULE_OF) == {"fig2", "fig3", "fig7", "slice2d", *sweeps.FIGURES}
+    for kind, module in registry.MODULE_OF.items():
+        assert registry.FIGURES[kind] is getattr(importlib.import_module(module), kind)
+
+
+def test_registry_draws_a_not_measured_figure_for_an_empty_frame(tmp_path):
+    fig = registry.draw("fig3", pd.DataFrame(), "tiny", tmp_path / "fig3_F1")
+    assert "not measured" in fig.axes[0].texts[0].get_text()
+
+
+def test_analysis_does_not_import_figures():
+    import subprocess
+    import sys
+    code = ("import sys; import sharpminima.analysis.summary, sharpminima.analysis.report, "
+            "sharpminima.analysis.findings; "
+            "print(any(m.startswith(('sharpminima.figures', 'seaborn', 'matplotlib')) "
+            "for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from gpuslot_helpers import release_held_slots
 
 from sharpminima.core import gpuslots
 
@@ -33,9 +34,9 @@ def _clean(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.delenv(gpuslots.ENV_SLOTS, raising=False)
     monkeypatch.delenv(gpuslots.ENV_LOCK_DIR, raising=False)
-    gpuslots._release_for_tests()
+    release_held_slots()
     yield
-    gpuslots._release_for_tests()
+    release_held_slots()
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ def test_slot_count_from_env_and_argument(tmp_path, monkeypatch):
     assert (tmp_path / "envlocks" / "gpu0.lock").exists()
     # a second call in the same process keeps its slot
     assert gpuslots.acquire_gpu_slot() == 0
-    gpuslots._release_for_tests()
+    release_held_slots()
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
     monkeypatch.setenv(gpuslots.ENV_SLOTS, "bogus")
     with pytest.raises(ValueError, match=gpuslots.ENV_SLOTS):

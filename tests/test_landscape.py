@@ -230,7 +230,8 @@ def test_cli_verbs_write_tidy_csvs_and_directions(tmp_path, pair, data):
                  "--pair-seed", "0", "--candidates", "0", "1", "--points", "3",
                  "--eval-chunk", str(CHUNK), "--out-linear", f"{out}/linear.csv",
                  "--out-curvilinear", f"{out}/curvilinear.csv", "--out-meta", f"{out}/meta.json",
-                 "--device", "cpu"]) == 0
+                 "--alpha-min", "-1", "--alpha-max", "2", "--device", "cpu", "--threads", "0",
+                 "--gpu-lock-dir", ""]) == 0
     lin = pd.read_csv(out / "linear.csv")
     assert set(lin.path) == {"linear"} and len(lin) == 5 * 2  # 3 points + 0 and 1 added
     meta = json.loads((out / "meta.json").read_text())
@@ -238,7 +239,9 @@ def test_cli_verbs_write_tidy_csvs_and_directions(tmp_path, pair, data):
     assert main(["directions", "--model", sb, "--seed", "1", "--out", f"{out}/d.pt"]) == 0
     assert main(["slice2d", "--model", sb, "--directions", f"{out}/d.pt", "--data", str(npz),
                  "--grid", "3", "--span", "0.5", "--regime", "SB", "--seed", "0",
-                 "--eval-chunk", str(CHUNK), "--out", f"{out}/slice2d.csv", "--device", "cpu"]) == 0
+                 "--eval-chunk", str(CHUNK), "--out", f"{out}/slice2d.csv", "--device", "cpu",
+                 "--out-meta", f"{out}/slice_meta.json", "--threads", "0",
+                 "--gpu-lock-dir", ""]) == 0
     sl = pd.read_csv(out / "slice2d.csv")
     assert len(sl) == 9 and set(sl.regime) == {"SB"} and set(sl.split) == {"train"}
     assert (sl.direction_seed == 1).all() and (sl.normalization == "filter").all()

@@ -23,12 +23,13 @@ What "equal" can mean, and the tolerances (CPU):
 import pytest
 import torch
 import torch.nn.functional as F
+from multiseed_helpers import train_seeds
 
 from sharpminima.nets import models
 from sharpminima.training import remedies
 from sharpminima.data.splits import Dataset, Split
 from sharpminima.nets.evaluate import evaluate
-from sharpminima.training.multiseed import MultiSeed, train_seeds
+from sharpminima.training.multiseed import MultiSeed
 from sharpminima.training.train import TrainSpec, epoch_permutation, train_epoch
 
 SEEDS = [0, 3, 7]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from sharpminima.analysis.stats import fit_loglog
 from sharpminima.measures import noise
 from sharpminima.data.splits import Dataset, Split
 from sharpminima.training.train import TrainSpec, train
@@ -98,7 +99,7 @@ def test_spread_falls_as_one_over_sqrt_m():
     model, split, per_example = softmax_problem(n=1024, d=8, c=4, seed=1)
     _, trace, _ = exact(per_example)
     rows = pd.DataFrame(noise.spread_curve(model, split, [1, 2, 4, 8, 16, 32, 64], repeats=4))
-    slope, _ = noise.fit_loglog(rows.m, rows.spread_fpc)
+    slope, _ = fit_loglog(rows.m, rows.spread_fpc)
     assert slope == pytest.approx(-0.5, abs=0.05)
     assert rows.trace_sigma.to_numpy() == pytest.approx(trace, rel=0.3)
     assert rows.loc[rows.m == 1, "trace_sigma"].item() == pytest.approx(trace, rel=1e-4)
@@ -106,9 +107,9 @@ def test_spread_falls_as_one_over_sqrt_m():
 
 def test_fit_loglog_recovers_a_power_law():
     m = np.array([1, 4, 16, 64.0])
-    slope, intercept = noise.fit_loglog(m, 3.0 * m ** -0.5)
+    slope, intercept = fit_loglog(m, 3.0 * m ** -0.5)
     assert slope == pytest.approx(-0.5) and 10 ** intercept == pytest.approx(3.0)
-    assert math.isnan(noise.fit_loglog([1.0], [1.0])[0])
+    assert math.isnan(fit_loglog([1.0], [1.0])[0])
 
 
 def toy_features(n=240, seed=0):

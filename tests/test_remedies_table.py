@@ -77,7 +77,7 @@ def test_cli_writes_csv_and_markdown(tmp_path):
     out_csv, out_md = tmp_path / "remedies.csv", tmp_path / "remedies.md"
     assert cli.main(["remedies-table", "--metrics", *map(str, metrics), "--sharpness",
                      *map(str, sharp), "--out-csv", str(out_csv), "--out-md", str(out_md),
-                     "--scale", "demo"]) == 0
+                     "--scale", "demo", "--reference", "SB", "--baseline", "LB"]) == 0
     assert len(pd.read_csv(out_csv)) == len(RUNS)
     md = out_md.read_text()
     assert "DEMO SCALE" in md and "still sharp" in md and "LB_augment" in md

@@ -58,7 +58,7 @@ def test_editing_one_figures_code_reruns_only_that_figure(tiny_run, tmp_path):
     work, config, _ = tiny_run
     src = tmp_path / "src"
     shutil.copytree(ROOT / "src/sharpminima", src / "sharpminima")
-    figures = src / "sharpminima/figures/paper_figures.py"
+    figures = src / "sharpminima/figures/paths.py"
     text = figures.read_text()
     marker = 'def fig3(df: pd.DataFrame, scale: str, **kwargs) -> Figure:\n'
     assert marker in text

@@ -7,13 +7,15 @@ import pytest
 import torch
 from torch import nn
 
-from sharpminima.measures.box_ascent import DEFAULT_SIGN_STEP, sign_ascent_maximize
+from sharpness_helpers import maximize_in_box
+
 from sharpminima.data.splits import Split
+from sharpminima.measures.box_ascent import DEFAULT_SIGN_STEP, sign_ascent_maximize
+from sharpminima.measures.lbfgs_box import LBFGSB_ENGINE, lbfgsb_maximize
+from sharpminima.measures.sharpness import box_radius, sharpness, sharpness_value, sharpness_with_basis
+from sharpminima.measures.subspace import A_DISTRIBUTIONS, DEFAULT_A_DIST, pinv_coordinates, random_basis
 from sharpminima.nets.evaluate import loss_and_grad
 from sharpminima.nets.params import assign_flat, flatten, restored, trainable
-from sharpminima.measures.sharpness import (A_DISTRIBUTIONS, DEFAULT_A_DIST, LBFGSB_ENGINE, box_radius,
-                                   lbfgsb_maximize, maximize_in_box, pinv_coordinates,
-                                   random_basis, sharpness, sharpness_value, sharpness_with_basis)
 
 ENGINES = ["setulb", "minimize"]
 
@@ -538,7 +540,10 @@ def test_sharpness_verb_writes_both_estimates(tmp_path):
     np.savez(npz, x_train=x.numpy(), y_train=y.numpy(), x_test=x[:4].numpy(),
              y_test=y[:4].numpy(), meta=json.dumps({"name": "toy", "num_classes": 3}))
     common = ["sharpness", "--model", str(model_path), "--data", str(npz), "--eps", "1e-3",
-              "--iters", "1", "--chunk", "24", "--device", "cpu", "--threads", "1"]
+              "--iters", "1", "--chunk", "24", "--device", "cpu", "--threads", "1",
+              "--space", "full", "--dim", "100", "--a-dist", "gaussian", "--a-seed", "0",
+              "--second-maximizer", "sign_ascent", "--sign-steps", "1", "--sign-step", "1.0",
+              "--gpu-lock-dir", ""]
     assert cli.main(common + ["--out", str(tmp_path / "a.json")]) == 0
     rec = json.loads((tmp_path / "a.json").read_text())
     for key in ("sharpness", "f_x", "f_max", "iterations", "evaluations", "passes", "wall_s",

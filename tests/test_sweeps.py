@@ -11,6 +11,7 @@ import torch
 from matplotlib.figure import Figure
 
 from sharpminima.cli import main as cli
+from sharpminima.cli.runs import load_run
 from sharpminima.figures import sweeps as figures_sweeps
 from sharpminima.nets import models
 from sharpminima.analysis import sweeps
@@ -169,11 +170,12 @@ def test_measurements_of_an_iterate_take_the_runs_labels(tmp_path):
              meta=json.dumps({"name": "toy", "num_classes": 3}))
     args = argparse.Namespace(model=str(run / "iterates/epoch1.pt"), data=str(npz),
                               train_size=None)
-    _, split, labels = cli._load_run(args, CPU)
+    _, split, labels = load_run(args, CPU)
     assert labels == {"net": "F1", "regime": "SB", "seed": 0, "dataset": "toy", "epoch": 1}
     out = tmp_path / "noise.csv"
     assert cli.main(["grad-noise", "--model", args.model, "--data", str(npz), "--sizes", "8",
-                     "16", "--out", str(out), "--device", "cpu", "--threads", "1"]) == 0
+                     "16", "--out", str(out), "--device", "cpu", "--threads", "1",
+                     "--repeats", "1", "--seed", "0", "--gpu-lock-dir", ""]) == 0
     df = pd.read_csv(out)
     assert list(df.m) == [8, 16] and (df.epoch == 1).all() and (df.regime == "SB").all()
     # a model without any metrics.json: labels from the checkpoint
@@ -181,7 +183,7 @@ def test_measurements_of_an_iterate_take_the_runs_labels(tmp_path):
     lone.mkdir()
     (lone / "m.pt").write_bytes((run / "model.pt").read_bytes())
     args.model = str(lone / "m.pt")
-    assert cli._load_run(args, CPU)[2]["net"] == "F1"
+    assert load_run(args, CPU)[2]["net"] == "F1"
 
 
 # ----------------------------------------------------------------------------------- frames

@@ -8,6 +8,7 @@ import torch
 from sharpminima.nets import models
 from sharpminima.data.splits import Dataset, Split
 from sharpminima.training.resume import RefusedCheckpoint
+from sharpminima.training.stopping import Stopping
 from sharpminima.training.train import TrainSpec, train
 from sharpminima.nets.checkpoint import load_model, load_state
 
@@ -88,6 +89,21 @@ def test_divergence_is_recorded_not_a_crash(tmp_path):
     m = train(spec(), data, tmp_path, CPU, log=lambda s: None)
     assert m["status"] == "diverged" and m["epochs"] == 1
     assert (tmp_path / "metrics.json").exists()
+
+
+def test_stopping_rule_is_relative_to_the_best_loss():
+    """The one stopping rule (train and the multi-seed helper): min_delta is relative to the
+    best training loss, patience counts epochs without such an improvement, non-finite ends."""
+    stop = Stopping(patience=2, min_delta=0.1)
+    assert stop.after_epoch(1.0, 1.0) is None and (stop.best, stop.wait) == (1.0, 0)
+    assert stop.after_epoch(0.95, 1.0) is None and (stop.best, stop.wait) == (1.0, 1)
+    assert stop.after_epoch(0.85, 1.0) is None and (stop.best, stop.wait) == (0.85, 0)
+    assert stop.after_epoch(0.8, 1.0) is None
+    assert stop.after_epoch(0.8, 1.0) == "converged" and stop.wait == 2
+    assert Stopping(None).after_epoch(5.0, 5.0) is None
+    nan = Stopping(1, best=0.5, wait=0)
+    assert nan.after_epoch(float("nan"), 1.0) == "diverged" and (nan.best, nan.wait) == (0.5, 0)
+    assert nan.after_epoch(0.4, float("inf")) == "diverged"
 
 
 def test_patience_stops_training(tmp_path):

@@ -35,11 +35,12 @@ def test_sharpness_verdicts_follow_the_data():
 
 
 def test_welch_matches_reference():
-    t, p = verdicts.welch([1.0, 2.0, 3.0], [4.0, 6.0, 8.0])
+    from sharpminima.analysis.stats import welch
+    t, p = welch([1.0, 2.0, 3.0], [4.0, 6.0, 8.0])
     # reference: Welch t = (2 - 6) / sqrt(1/3 + 4/3), df = 2.94 (computed by hand)
     assert np.isclose(t, -4.0 / np.sqrt(5.0 / 3.0))
     assert 0.03 < p < 0.06
-    assert np.isnan(verdicts.welch([1.0], [2.0, 3.0])[1])
+    assert np.isnan(welch([1.0], [2.0, 3.0])[1])
 
 
 def test_readme_verdicts_replaces_only_the_marked_section():
@@ -77,3 +78,37 @@ def test_warm_start_and_along_training_verdicts_follow_the_data():
     assert verdicts.sharpness_rises_for_lb_only(tr([1, 2, 3, 4], [4, 3, 2, 1])).verdict == "holds"
     assert verdicts.sharpness_rises_for_lb_only(tr([1, 2, 3, 4], [1, 2, 3, 4])).verdict == "partly"
     assert verdicts.sharpness_rises_for_lb_only(tr([4, 3, 2, 1], [1, 2, 3, 4])).verdict == "does not hold"
+
+
+def test_verdicts_carry_their_statistics_as_data():
+    v = verdicts.lb_generalizes_worse(runs([.98, .981, .979], [.95, .951, .949]))
+    assert v.threshold == {"alpha": verdicts.ALPHA} and v.rule.startswith("Holds:")
+    (item,) = v.items
+    assert item.key == "F1" and item.values["gap_pts"] > 2 and item.values["p"] < 0.05
+    assert v.evidence == f"{item.text}. {v.rule}" and v.stated == item.text
+    s = verdicts.lb_is_sharper(sharp([1.0, 1.2, 0.9], [100, 120, 90]))
+    assert len(s.items) == 4 and all(i.values["ratio"] > 10 for i in s.items)
+    assert s.threshold["ratio"] == verdicts.ORDER_OF_MAGNITUDE
+    assert "F1 full eps 0.001: LB/SB" in s.evidence
+    none = verdicts.lb_generalizes_worse(runs([.95], []))
+    assert none.items == [] and none.evidence == none.stated == "no net has both SB and LB runs"
+
+
+def test_remedies_verdict_reads_the_remedies_tables_labels():
+    from sharpminima.analysis import remedies_table as rt
+    table = pd.DataFrame({"net": ["F1"] * 3, "regime": ["LB_augment", "LB_fgsm", "LB_warmup"],
+                          "ours_agrees": [rt.AGREES_ACCURACY_ONLY, rt.DISAGREES, rt.NO_VERDICT]})
+    v = verdicts.remedies_leave_lb_sharp(table)
+    assert v.verdict == verdicts.PARTLY and [i.values["agrees"] for i in v.items] == [
+        rt.AGREES_ACCURACY_ONLY, rt.DISAGREES]
+    all_agree = table.assign(ours_agrees=[rt.AGREES, rt.AGREES, rt.NO_VERDICT])
+    assert verdicts.remedies_leave_lb_sharp(all_agree).verdict == verdicts.HOLDS
+
+
+def test_one_welch_test_for_the_analysis():
+    from sharpminima.analysis import remedies_table, stats
+    assert verdicts.welch is stats.welch
+    assert np.isnan(stats.welch_p(pd.Series([1.0, 1.0]), pd.Series([2.0, 2.0])))  # no variance
+    assert stats.welch_p(pd.Series([1.0, 2.0, 3.0]), pd.Series([4.0, 6.0, 8.0])) == \
+        stats.welch([1.0, 2.0, 3.0], [4.0, 6.0, 8.0])[1]
+    assert not hasattr(remedies_table, "_welch_p")

@@ -3,12 +3,10 @@
 # and 7), `slice2d` = the training loss on a 2-D filter-normalized slice around each minimizer
 # (beyond the paper: Li et al. 2018), from directions drawn once by `slice_directions` and reused.
 # Presentation (CPU): fig2 (training curves, from history.csv), fig3, fig7, slice2d_figure: they read
-# only the small CSV records, never a checkpoint.
+# only the small CSV records, never a checkpoint (common.smk's figure rule).
 import random
 
 LANDSCAPE_CFG = config["landscape"]
-LANDSCAPE_DIR = f"{RESULTS}/landscape"
-FIGURE_DIR = f"{RESULTS}/figures"
 PAIR_REGIMES = ("SB", "LB")  # the regimes whose minimizers Figs. 3 and 7 connect
 
 
@@ -23,45 +21,6 @@ def pair_seed(net):
     return draw.choice(sorted(int(s) for s in SEEDS))
 
 
-def landscape_files(net):
-    d = f"{LANDSCAPE_DIR}/{net}"
-    return {"linear": f"{d}/linear.csv", "curvilinear": f"{d}/curvilinear.csv",
-            "meta": f"{d}/landscape.json"}
-
-
-def slice_files(net, regime):
-    d = f"{LANDSCAPE_DIR}/{net}/{regime}"
-    return {"directions": f"{d}/directions.pt", "csv": f"{d}/slice2d.csv", "meta": f"{d}/slice2d.json"}
-
-
-def figure_stem(kind, net):
-    return f"{FIGURE_DIR}/{kind}_{net}"
-
-
-def figure_outputs(kind, net, caption, category):
-    """PNG and PDF of one figure, both registered for `snakemake --report`."""
-    return [report(f"{figure_stem(kind, net)}.{ext}", caption=f"../report/{caption}",
-                   category=category, subcategory="{net}") for ext in ("png", "pdf")]
-
-
-def landscape_eval_chunk(wildcards):
-    """landscape.eval_chunk, or the net's own train.eval_chunk (with batch-statistics BN the chunk is
-    part of the definition of f, so by default the landscapes use the training evaluation's)."""
-    net_train = {**config["train"], **config["nets"][wildcards.net].get("train", {})}
-    return LANDSCAPE_CFG["eval_chunk"] or net_train["eval_chunk"]
-
-
-def landscape_size_args(wildcards, splits=("train", "test")):
-    """The run's own subset (nets.<net>.train_size/test_size), cut further by landscape.*_size."""
-    net = config["nets"][wildcards.net]
-    args = []
-    for split in splits:
-        sizes = [n for n in (net.get(f"{split}_size"), LANDSCAPE_CFG[f"{split}_size"]) if n]
-        if sizes:
-            args.append(f"--{split}-size {min(sizes)}")
-    return " ".join(args)
-
-
 def paired_nets():
     return [n for n in NETS if set(PAIR_REGIMES) <= set(net_regimes(n, "plain"))]
 
@@ -70,12 +29,12 @@ def landscape_targets():
     """Every landscape record and figure, for rule all."""
     out = []
     for net in NETS:
-        out += [f"{figure_stem('fig2', net)}.{ext}" for ext in ("png", "pdf")]
+        out += figure_files("fig2", net).values()
         out += [slice_files(net, r)["csv"] for r in net_regimes(net, "plain")]
-        out += [f"{figure_stem('slice2d', net)}.{ext}" for ext in ("png", "pdf")]
+        out += figure_files("slice2d", net).values()
     for net in paired_nets():
         out += list(landscape_files(net).values())
-        out += [f"{figure_stem(k, net)}.{ext}" for k in ("fig3", "fig7") for ext in ("png", "pdf")]
+        out += [f for k in ("fig3", "fig7") for f in figure_files(k, net).values()]
     return out
 
 
@@ -90,47 +49,49 @@ localrules:
 rule landscape:
     input:
         data=lambda w: prepared(net_dataset(w.net)),
-        sb=lambda w: run_files(w.net, "SB", pair_seed(w.net))["model"],
-        lb=lambda w: run_files(w.net, "LB", pair_seed(w.net))["model"],
+        sb=lambda w: run_file(w.net, "SB", pair_seed(w.net), "model"),
+        lb=lambda w: run_file(w.net, "LB", pair_seed(w.net), "model"),
     output:
         **landscape_files("{net}"),
     params:
         seed=lambda w: pair_seed(w.net),
         draw=f"--pair-seed {LANDSCAPE_CFG['pair_seed']} --candidates {' '.join(SEEDS)}",
-        alphas=f"--alpha-min {LANDSCAPE_CFG['alpha_min']} --alpha-max {LANDSCAPE_CFG['alpha_max']} --points {LANDSCAPE_CFG['points']}",
-        chunk=landscape_eval_chunk,
-        sizes=landscape_size_args,
-        device=config["device"],
+        alphas=(f"--alpha-min {LANDSCAPE_CFG['alpha_min']} --alpha-max {LANDSCAPE_CFG['alpha_max']} "
+                f"--points {LANDSCAPE_CFG['points']}"),
+        chunk=lambda w: eval_chunk("landscape", w.net, *PAIR_REGIMES),
+        sizes=lambda w: subset_args(w.net, "landscape"),
+        **gpu_params(),
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/landscape/{{net}}.log",
+        log_file("landscape"),
     shell:
-        "{SM} landscape --sb-model {input.sb} --lb-model {input.lb} --data {input.data} "
+        "{params.sm} landscape --sb-model {input.sb} --lb-model {input.lb} --data {input.data} "
         "--seed {params.seed} {params.draw} {params.alphas} --eval-chunk {params.chunk} "
         "{params.sizes} --out-linear {output.linear} --out-curvilinear {output.curvilinear} "
         "--out-meta {output.meta} --device {params.device} --threads {threads} "
-        "--gpu-lock-dir {GPU_LOCKS} 2> {log}"
+        "--gpu-lock-dir {params.gpu_locks} 2> {log}"
 
 
 rule slice_directions:
     input:
-        model=lambda w: run_files(w.net, w.regime, pair_seed(w.net))["model"],
+        model=lambda w: run_file(w.net, w.regime, pair_seed(w.net), "model"),
     output:
         slice_files("{net}", "{regime}")["directions"],
     params:
         seed=LANDSCAPE_CFG["slice_seed"],
+        sm=SM,
     log:
-        f"{LOGS}/landscape/{{net}}/{{regime}}/directions.log",
+        log_file("slice_directions"),
     shell:
-        "{SM} directions --model {input.model} --seed {params.seed} --out {output} 2> {log}"
+        "{params.sm} directions --model {input.model} --seed {params.seed} --out {output} 2> {log}"
 
 
 rule slice2d:
     input:
         data=lambda w: prepared(net_dataset(w.net)),
-        model=lambda w: run_files(w.net, w.regime, pair_seed(w.net))["model"],
+        model=lambda w: run_file(w.net, w.regime, pair_seed(w.net), "model"),
         directions=slice_files("{net}", "{regime}")["directions"],
     output:
         csv=slice_files("{net}", "{regime}")["csv"],
@@ -138,81 +99,71 @@ rule slice2d:
     params:
         seed=lambda w: pair_seed(w.net),
         grid=f"--grid {LANDSCAPE_CFG['slice_grid']} --span {LANDSCAPE_CFG['slice_span']}",
-        chunk=landscape_eval_chunk,
-        sizes=lambda w: landscape_size_args(w, ("train",)),
-        device=config["device"],
+        chunk=lambda w: eval_chunk("landscape", w.net, w.regime),
+        sizes=lambda w: subset_args(w.net, "landscape", ("train",)),
+        **gpu_params(),
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/landscape/{{net}}/{{regime}}/slice2d.log",
+        log_file("slice2d"),
     shell:
-        "{SM} slice2d --model {input.model} --directions {input.directions} --data {input.data} "
-        "{params.grid} --regime {wildcards.regime} --seed {params.seed} "
+        "{params.sm} slice2d --model {input.model} --directions {input.directions} "
+        "--data {input.data} {params.grid} --regime {wildcards.regime} --seed {params.seed} "
         "--eval-chunk {params.chunk} {params.sizes} --out {output.csv} --out-meta {output.meta} "
-        "--device {params.device} --threads {threads} --gpu-lock-dir {GPU_LOCKS} 2> {log}"
+        "--device {params.device} --threads {threads} --gpu-lock-dir {params.gpu_locks} 2> {log}"
 
 
 rule fig2:
     input:
-        histories=lambda w: [run_files(w.net, r, s)["history"]
-                             for r in net_regimes(w.net, "plain") for s in SEEDS],
-        metrics=lambda w: [run_files(w.net, r, s)["metrics"]
+        inputs=lambda w: [run_file(w.net, r, s, "history")
+                          for r in net_regimes(w.net, "plain") for s in SEEDS],
+        metrics=lambda w: [run_file(w.net, r, s, "metrics")
                            for r in net_regimes(w.net, "plain") for s in SEEDS],
     output:
-        figure_outputs("fig2", "{net}", "fig2.rst", "Fig. 2: accuracy during training"),
+        figure_outputs("fig2"),
     params:
-        code=figure_code("fig2"),
-        stem=lambda w: figure_stem("fig2", w.net),
-        scale=config["scale"],
+        **figure_params("fig2"),
     log:
-        f"{LOGS}/figures/fig2_{{net}}.log",
+        log_file("fig2"),
     shell:
-        "{SM} figure fig2 --inputs {input.histories} --out-stem {params.stem} "
-        "--scale {params.scale} 2> {log}"
+        FIGURE_SHELL
 
 
 rule fig3:
     input:
-        landscape_files("{net}")["linear"],
+        inputs=landscape_files("{net}")["linear"],
     output:
-        figure_outputs("fig3", "{net}", "fig3.rst", "Fig. 3: linear interpolation SB to LB"),
+        figure_outputs("fig3"),
     params:
-        code=figure_code("fig3"),
-        stem=lambda w: figure_stem("fig3", w.net),
-        scale=config["scale"],
+        **figure_params("fig3"),
     log:
-        f"{LOGS}/figures/fig3_{{net}}.log",
+        log_file("fig3"),
     shell:
-        "{SM} figure fig3 --inputs {input} --out-stem {params.stem} --scale {params.scale} 2> {log}"
+        FIGURE_SHELL
 
 
 rule fig7:
     input:
-        landscape_files("{net}")["curvilinear"],
+        inputs=landscape_files("{net}")["curvilinear"],
     output:
-        figure_outputs("fig7", "{net}", "fig7.rst", "Fig. 7: curvilinear path SB to LB"),
+        figure_outputs("fig7"),
     params:
-        code=figure_code("fig7"),
-        stem=lambda w: figure_stem("fig7", w.net),
-        scale=config["scale"],
+        **figure_params("fig7"),
     log:
-        f"{LOGS}/figures/fig7_{{net}}.log",
+        log_file("fig7"),
     shell:
-        "{SM} figure fig7 --inputs {input} --out-stem {params.stem} --scale {params.scale} 2> {log}"
+        FIGURE_SHELL
 
 
 rule slice2d_figure:
     input:
-        lambda w: [slice_files(w.net, r)["csv"] for r in net_regimes(w.net, "plain")],
+        inputs=lambda w: [slice_files(w.net, r)["csv"] for r in net_regimes(w.net, "plain")],
     output:
-        figure_outputs("slice2d", "{net}", "slice2d.rst", "2-D loss slices (beyond the paper)"),
+        figure_outputs("slice2d"),
     params:
-        code=figure_code("slice2d"),
-        stem=lambda w: figure_stem("slice2d", w.net),
-        scale=config["scale"],
+        **figure_params("slice2d"),
     log:
-        f"{LOGS}/figures/slice2d_{{net}}.log",
+        log_file("slice2d_figure"),
     shell:
-        "{SM} figure slice2d --inputs {input} --out-stem {params.stem} --scale {params.scale} "
-        "2> {log}"
+        FIGURE_SHELL

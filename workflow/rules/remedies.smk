@@ -20,7 +20,7 @@ def remedy_table_regimes(net):
 def remedy_table_inputs():
     runs = [(n, r, s) for n in remedy_nets() for r in remedy_table_regimes(n) for s in SEEDS]
     return {
-        "metrics": [run_files(n, r, s)["metrics"] for n, r, s in runs],
+        "metrics": [run_file(n, r, s, "metrics") for n, r, s in runs],
         "sharpness": [sharpness_file(n, r, s, REMEDY_SPACE, e)
                       for n, r, s in runs for e in config["sharpness"]["eps"]],
     }
@@ -30,7 +30,7 @@ def remedies_targets():
     """The remedies table, for rule all: only when some net trains a remedy regime."""
     if not remedy_nets():
         return []
-    return [f"{RESULTS}/tables/remedies.{ext}" for ext in ("csv", "md")]
+    return list(table_files("remedies").values())
 
 
 localrules:
@@ -41,13 +41,15 @@ rule remedies_table:
     input:
         **remedy_table_inputs(),
     output:
-        csv=f"{RESULTS}/tables/remedies.csv",
-        md=f"{RESULTS}/tables/remedies.md",
+        **table_files("remedies"),
     params:
         scale=config["scale"],
+        reference=REMEDY_REFERENCE,
+        baseline=REMEDY_BASELINE,
+        sm=SM,
     log:
-        f"{LOGS}/tables/remedies.log",
+        log_file("remedies_table"),
     shell:
-        "{SM} remedies-table --metrics {input.metrics} --sharpness {input.sharpness} "
-        "--reference {REMEDY_REFERENCE} --baseline {REMEDY_BASELINE} "
+        "{params.sm} remedies-table --metrics {input.metrics} --sharpness {input.sharpness} "
+        "--reference {params.reference} --baseline {params.baseline} "
         "--out-csv {output.csv} --out-md {output.md} --scale {params.scale} 2> {log}"

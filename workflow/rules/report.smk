@@ -9,7 +9,6 @@ localrules:
     summary,
     report,
 
-SUMMARY = f"{RESULTS}/summary"
 SUMMARY_KINDS = ("runs", "sharpness", "hessian", "landscape", "sweep_runs", "sweep_sharpness")
 
 
@@ -32,7 +31,7 @@ def report_manifest():
     planned += [(k, n) for n in paired_nets() for k in ("fig3", "fig7")] + sweep_figures()
     figures, frames = {}, {}
     for kind, net in planned:
-        figures.setdefault(kind, []).append(f"{figure_stem(kind, net)}.png")
+        figures.setdefault(kind, []).append(figure_files(kind, net)["png"])
     for net in paired_nets():
         frames.setdefault("fig3", []).append(landscape_files(net)["linear"])
         frames.setdefault("fig7", []).append(landscape_files(net)["curvilinear"])
@@ -41,47 +40,47 @@ def report_manifest():
             slice_files(net, r)["csv"] for r in net_regimes(net, "plain"))
     for kind, net in sweep_figures():
         frames.setdefault(kind, []).append(frame_file(kind, net))
-    frames["fig2"] = [f"{SUMMARY}/histories.csv"]
+    frames["fig2"] = [summary_file("histories")]
     tables = {Path(t).stem: t for t in tables_all() if t.endswith(".md")}
     return {"summary": SUMMARY, "tables": tables, "figures": figures, "frames": frames}
 
 
 def tables_all():
     """Every table of the plan (paper tables, remedies, dynamic sampling)."""
-    extra = remedies_targets() + [t for t in sweep_targets() if "/tables/" in t]
-    return tables() + extra
+    return tables() + remedies_targets() + dynamic_tables()  # remedies.smk, sweeps.smk
 
 
 rule table2:
     input:
         all_runs("metrics", "plain"),  # remedy regimes: remedies.smk
     output:
-        csv=f"{RESULTS}/tables/table2.csv",
-        md=f"{RESULTS}/tables/table2.md",
+        **table_files("table2"),
     params:
         scale=config["scale"],
         tolerance=config["protocol"]["fit_tolerance_pts"],
+        sm=SM,
     log:
-        f"{LOGS}/tables/table2.log",
+        log_file("table2"),
     shell:
-        "{SM} table2 {input} --fit-tolerance {params.tolerance} --out-csv {output.csv} "
+        "{params.sm} table2 {input} --fit-tolerance {params.tolerance} --out-csv {output.csv} "
         "--out-md {output.md} --scale {params.scale} 2> {log}"
 
 
 rule summary:
     input:
-        table2=f"{RESULTS}/tables/table2.csv",
-        sharpness=[f"{RESULTS}/tables/{t}.csv" for t, sp in TABLE_SPACE.items()
-                   if sp in config["sharpness"]["spaces"]],
-        hessian=f"{RESULTS}/tables/hessian.csv",
+        table2=table_files("table2")["csv"],
+        sharpness=[table_files(t)["csv"] for t in sharpness_tables()],
+        hessian=table_files("hessian")["csv"],
         histories=all_runs("history", "plain"),
     output:
-        metrics=f"{RESULTS}/metrics.json",
-        curves=directory(f"{RESULTS}/summary/curves"),
+        metrics=METRICS,
+        curves=directory(SUMMARY_CURVES),
+    params:
+        sm=SM,
     log:
-        f"{LOGS}/summary.log",
+        log_file("summary"),
     shell:
-        "{SM} summary --table2 {input.table2} --sharpness-tables {input.sharpness} "
+        "{params.sm} summary --table2 {input.table2} --sharpness-tables {input.sharpness} "
         "--hessian {input.hessian} --histories {input.histories} "
         "--out-metrics {output.metrics} --out-curves {output.curves} 2> {log}"
 
@@ -90,15 +89,16 @@ rule collect:
     input:
         unpack(lambda w: collect_inputs()),
     output:
-        [f"{SUMMARY}/{kind}.csv" for kind in SUMMARY_KINDS + ("histories",)],
-        manifest=f"{SUMMARY}/manifest.json",
+        [summary_file(kind) for kind in SUMMARY_KINDS + ("histories",)],
+        manifest=SUMMARY_MANIFEST,
     params:
         manifest=lambda w: json.dumps(report_manifest(), sort_keys=True),
-        out_dir=SUMMARY,
+        out_dir=lambda w, output: os.path.dirname(output.manifest),
+        sm=SM,
     log:
-        f"{LOGS}/collect.log",
+        log_file("collect"),
     shell:
-        "{SM} collect --runs {input.runs} --sharpness {input.sharpness} "
+        "{params.sm} collect --runs {input.runs} --sharpness {input.sharpness} "
         "--hessian {input.hessian} --landscape {input.landscape} "
         "--sweep-runs {input.sweep_runs} --sweep-sharpness {input.sweep_sharpness} "
         "--histories {input.histories} --manifest {params.manifest:q} "
@@ -108,13 +108,16 @@ rule collect:
 rule report:
     input:
         lambda w: [t for t in all_targets() if t != REPORT],
-        manifest=f"{SUMMARY}/manifest.json",
+        manifest=SUMMARY_MANIFEST,
+        annotations=ANNOTATED_CONFIG,
     output:
         REPORT,
     params:
         config=json.dumps(config, sort_keys=True),
+        sm=SM,
     log:
-        f"{LOGS}/report.log",
+        log_file("report"),
     shell:
-        "{SM} report --manifest {input.manifest} --config {params.config:q} --out {output} "
+        "{params.sm} report --manifest {input.manifest} --config {params.config:q} "
+        "--annotations {input.annotations} --out {output} "
         "2> {log}"

@@ -1,5 +1,6 @@
 # Sharpness (paper Metric 2.1, Tables 3 and 4) and the Hessian spectrum, one GPU job per trained run
-# and measurement. Outputs are small JSON records; the tables are built from them.
+# and measurement. Outputs are small JSON records; the tables are built from them. The sharpness job
+# (params, shell) is common.smk's, shared with the sweeps' sharpness.
 
 
 def sharpness_files(nets=None, regimes=None, spaces=None, eps_list=None):
@@ -10,87 +11,68 @@ def sharpness_files(nets=None, regimes=None, spaces=None, eps_list=None):
 
 
 def hessian_files():
-    return [f"{RESULTS}/hessian/{n}/{r}/seed{s}.json"
-            for n in NETS for r in net_regimes(n, "plain") for s in SEEDS]
-
-
-def measure_size(wildcards, stage):
-    """Training examples a measurement uses: the run's own training set, optionally cut further."""
-    net = config["nets"][wildcards.net]
-    sizes = [net.get("train_size"), config[stage]["train_size"], net.get("measure_train_size")]
-    sizes = [s for s in sizes if s]
-    return f"--train-size {min(sizes)}" if sizes else ""
-
-
-def measure_chunk(wildcards, stage):
-    return config[stage]["eval_chunk"] or json.loads(train_spec(wildcards))["eval_chunk"]
+    return [hessian_file(n, r, s) for n in NETS for r in net_regimes(n, "plain") for s in SEEDS]
 
 
 rule sharpness:
     input:
-        model=lambda w: run_files(w.net, w.regime, w.seed)["model"],
+        model=lambda w: run_file(w.net, w.regime, w.seed, "model"),
         data=lambda w: prepared(net_dataset(w.net)),
     output:
         sharpness_file("{net}", "{regime}", "{seed}", "{space}", "{eps}"),
     params:
-        size=lambda w: measure_size(w, "sharpness"),
-        chunk=lambda w: measure_chunk(w, "sharpness"),
-        options=sharpness_options(),
-        device=config["device"],
+        **sharpness_params(lambda w: w.regime),
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/sharpness/{{net}}/{{regime}}/seed{{seed}}/{{space}}_eps{{eps}}.log",
+        log_file("sharpness"),
     shell:
-        "{SM} sharpness --model {input.model} --data {input.data} {params.size} "
-        "--eps {wildcards.eps} --space {wildcards.space} {params.options} "
-        "--chunk {params.chunk} --out {output} --device {params.device} --threads {threads} "
-        "--gpu-lock-dir {GPU_LOCKS} 2> {log}"
+        SHARPNESS_SHELL
 
 
 rule hessian:
     input:
-        model=lambda w: run_files(w.net, w.regime, w.seed)["model"],
+        model=lambda w: run_file(w.net, w.regime, w.seed, "model"),
         data=lambda w: prepared(net_dataset(w.net)),
     output:
-        f"{RESULTS}/hessian/{{net}}/{{regime}}/seed{{seed}}.json",
+        hessian_file("{net}", "{regime}", "{seed}"),
     params:
-        size=lambda w: measure_size(w, "hessian"),
-        chunk=lambda w: measure_chunk(w, "hessian"),
+        size=lambda w: subset_args(w.net, "hessian", ("train",)),
+        chunk=lambda w: eval_chunk("hessian", w.net, w.regime),
         k=config["hessian"]["top_k"],
         samples=config["hessian"]["trace_samples"],
         seed=config["hessian"]["seed"],
         tol=config["hessian"]["tol"],
-        device=config["device"],
+        **gpu_params(),
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/hessian/{{net}}/{{regime}}/seed{{seed}}.log",
+        log_file("hessian"),
     shell:
-        "{SM} hessian --model {input.model} --data {input.data} {params.size} --k {params.k} "
+        "{params.sm} hessian --model {input.model} --data {input.data} {params.size} --k {params.k} "
         "--trace-samples {params.samples} --seed {params.seed} --tol {params.tol} "
         "--chunk {params.chunk} --out {output} --device {params.device} --threads {threads} "
-        "--gpu-lock-dir {GPU_LOCKS} 2> {log}"
+        "--gpu-lock-dir {params.gpu_locks} 2> {log}"
 
 
 rule sharpness_table:
     input:
         lambda w: sharpness_files(spaces=[TABLE_SPACE[w.table]]),
     output:
-        csv=f"{RESULTS}/tables/{{table}}.csv",
-        md=f"{RESULTS}/tables/{{table}}.md",
+        **table_files("{table}"),
     wildcard_constraints:
         table="table3|table4",
     params:
         scale=config["scale"],
         caption=lambda w: sharpness_caption(),
         factor=config["sharpness"]["shortfall_factor"],
+        sm=SM,
     log:
-        f"{LOGS}/tables/{{table}}.log",
+        log_file("sharpness_table"),
     shell:
-        "{SM} sharpness-table {input} --caption {params.caption:q} "
+        "{params.sm} sharpness-table {input} --caption {params.caption:q} "
         "--shortfall-factor {params.factor} "
         "--out-csv {output.csv} --out-md {output.md} --scale {params.scale} 2> {log}"
 
@@ -99,12 +81,12 @@ rule hessian_table:
     input:
         hessian_files(),
     output:
-        csv=f"{RESULTS}/tables/hessian.csv",
-        md=f"{RESULTS}/tables/hessian.md",
+        **table_files("hessian"),
     params:
         scale=config["scale"],
+        sm=SM,
     log:
-        f"{LOGS}/tables/hessian.log",
+        log_file("hessian_table"),
     shell:
-        "{SM} hessian-table {input} --out-csv {output.csv} --out-md {output.md} "
+        "{params.sm} hessian-table {input} --out-csv {output.csv} --out-md {output.md} "
         "--scale {params.scale} 2> {log}"

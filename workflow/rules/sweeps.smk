@@ -15,11 +15,9 @@
 # Measurements sit beside what they measure: <model>.sharpness_<space>_eps<eps>.json,
 # iterates/epoch{e}.noise.csv. Tidy frames (results/sweeps/**/{fig4,fig5,fig6,noise_*}.csv) feed the
 # figures. Training and measurement rules are GPU-tagged; frames and figures run on the CPU.
-import types
+# Paths: common.smk (batch_dir, trajectory_dir, warm_dir, iterate, model_sharpness, noise_file,
+# frame_file); the training and sharpness jobs and the figure rule: common.smk's shared pieces.
 
-from sharpminima.core.codehash import code_hash
-
-SWEEPS = f"{RESULTS}/sweeps"
 SWEEP_SB, SWEEP_LB = "SB", "LB"  # the regimes the experiments start from
 BATCH_SWEEP = config["batch_sweep"]
 WARM = config["warm_start"]
@@ -54,59 +52,11 @@ TRAJECTORY_EPOCHS = sorted(set((WARM["sb_epochs"] if WARM_NETS else [])
                                + (NOISE["epochs"] if NOISE_NETS else [])))
 
 
-def eps_text(eps):
-    return eps if isinstance(eps, str) else f"{eps:g}"  # the spelling of sharpness_file
-
-
-# ----------------------------------------------------------------------------------- paths
-
-def sweep_run_files(d):
-    return {"model": f"{d}/model.pt", "history": f"{d}/history.csv", "metrics": f"{d}/metrics.json"}
-
-
-def batch_dir(net, batch, seed):
-    return f"{SWEEPS}/batch/{net}/b{batch}/seed{seed}"
-
-
-def trajectory_dir(net, regime, seed):
-    return f"{SWEEPS}/trajectory/{net}/{regime}/seed{seed}"
-
-
-def warm_dir(net, epoch, seed):
-    return f"{SWEEPS}/warmstart/{net}/from{epoch}/seed{seed}"
-
-
-def iterate(net, regime, seed, epoch):
-    return f"{trajectory_dir(net, regime, seed)}/iterates/epoch{epoch}.pt"
-
-
-def model_sharpness(model, space, eps):
-    """The sharpness record of a model file: beside it, named after it."""
-    return f"{model[:-len('.pt')]}.sharpness_{space}_eps{eps_text(eps)}.json"
-
-
-def noise_file(net, regime, seed, epoch):
-    return iterate(net, regime, seed, epoch)[:-len(".pt")] + ".noise.csv"
-
-
-SWEEP_FRAMES = {"fig4": "batch", "fig5": "warmstart", "fig6": "trajectory",
-                "noise_spread": "trajectory", "noise_scale": "trajectory"}
-
-
-def frame_file(kind, net):
-    return f"{SWEEPS}/{SWEEP_FRAMES[kind]}/{net}/{kind}.csv"
-
-
 # ----------------------------------------------------------------------------------- specs
-
-def _base_spec(net, regime, seed):
-    """The resolved TrainSpec of the pipeline's own run of (net, regime, seed) (common.smk)."""
-    return json.loads(train_spec(types.SimpleNamespace(net=net, regime=regime, seed=seed)))
-
 
 def batch_spec(w):
     """SB's spec at another batch size, for a fixed number of epochs (paper: 100)."""
-    spec = _base_spec(w.net, SWEEP_SB, w.seed)
+    spec = resolved_spec(w.net, SWEEP_SB, w.seed)
     spec.pop("batch_fraction", None)
     spec.update(batch_size=int(w.batch), regime=f"b{w.batch}", max_epochs=BATCH_SWEEP["epochs"],
                 patience=BATCH_SWEEP["patience"])
@@ -116,7 +66,7 @@ def batch_spec(w):
 def trajectory_spec(w):
     """SB's or LB's spec, run to the last requested checkpoint, keeping every requested iterate,
     with the per-epoch gradient-noise measurement when gradient_noise.scale.chunk is set."""
-    spec = _base_spec(w.net, w.regime, w.seed)
+    spec = resolved_spec(w.net, w.regime, w.seed)
     spec.update(max_epochs=max([1, *TRAJECTORY_EPOCHS]), patience=None,
                 save_epochs=TRAJECTORY_EPOCHS)
     scale = NOISE["scale"]
@@ -128,43 +78,56 @@ def trajectory_spec(w):
 
 def warm_spec(w):
     """LB's spec, started from the SB iterate after `epoch` epochs (fresh Adam state)."""
-    spec = _base_spec(w.net, SWEEP_LB, w.seed)
+    spec = resolved_spec(w.net, SWEEP_LB, w.seed)
     spec.update(regime=f"LB_from_SB{w.epoch}", max_epochs=WARM["lb_epochs"],
                 patience=WARM["patience"], init_from=iterate(w.net, SWEEP_SB, w.seed, w.epoch))
     return json.dumps(spec, sort_keys=True)
 
 
-def sweep_eval_chunk(w):
-    """sharpness.eval_chunk, or the net's own train.eval_chunk (the definition of f with BN)."""
-    net_train = {**config["train"], **config["nets"][w.net].get("train", {})}
-    return config["sharpness"]["eval_chunk"] or net_train["eval_chunk"]
-
-
-def noise_size(w):
-    sizes = [s for s in (config["nets"][w.net].get("train_size"), NOISE["train_size"]) if s]
-    return f"--train-size {min(sizes)}" if sizes else ""
+def sweep_regime(w):
+    """The regime whose resolved spec trained a sweep model (sweep_sharpness: its eval_chunk): the
+    batch sweep starts from SB's (batch_spec), warm starts from LB's (warm_spec), a trajectory is
+    SB's or LB's (trajectory_spec; the first folder of its path below the net)."""
+    if w.kind == "batch":
+        return SWEEP_SB
+    if w.kind == "warmstart":
+        return SWEEP_LB
+    return w.path.split("/", 1)[0]
 
 
 # ----------------------------------------------------------------------------------- targets
 
-def batch_sweep_inputs(net):
-    runs = [batch_dir(net, b, s) for b in BATCH_SWEEP["batch_sizes"].get(net, [])
+def batch_runs(net):
+    return [batch_dir(net, b, s) for b in BATCH_SWEEP["batch_sizes"].get(net, [])
             for s in sweep_seeds(BATCH_SWEEP, "all")]
-    return {"metrics": [sweep_run_files(d)["metrics"] for d in runs],
-            "sharpness": [model_sharpness(sweep_run_files(d)["model"], BATCH_SWEEP["space"], e)
+
+
+def warm_runs(net):
+    return [warm_dir(net, k, s) for k in WARM["sb_epochs"] for s in sweep_seeds(WARM)]
+
+
+def trajectory_runs(net, block, regimes=(SWEEP_SB, SWEEP_LB)):
+    """The trajectory run folders a block uses: its regimes x its seeds."""
+    return [trajectory_dir(net, r, s) for r in regimes for s in sweep_seeds(block)]
+
+
+def batch_sweep_inputs(net):
+    runs = batch_runs(net)
+    return {"metrics": [run_files(d)["metrics"] for d in runs],
+            "sharpness": [model_sharpness(run_files(d)["model"], BATCH_SWEEP["space"], e)
                           for d in runs for e in BATCH_SWEEP["eps"]]}
 
 
 def warm_inputs(net):
-    runs = [warm_dir(net, k, s) for k in WARM["sb_epochs"] for s in sweep_seeds(WARM)]
-    return {"histories": [sweep_run_files(d)["history"] for d in runs],
-            "sharpness": [model_sharpness(sweep_run_files(d)["model"], WARM["space"], e)
+    runs = warm_runs(net)
+    return {"histories": [run_files(d)["history"] for d in runs],
+            "sharpness": [model_sharpness(run_files(d)["model"], WARM["space"], e)
                           for d in runs for e in WARM["eps"]]}
 
 
 def along_inputs(net):
     keys = [(r, s) for r in (SWEEP_SB, SWEEP_LB) for s in sweep_seeds(ALONG)]
-    return {"histories": [sweep_run_files(trajectory_dir(net, r, s))["history"] for r, s in keys],
+    return {"histories": [run_files(d)["history"] for d in trajectory_runs(net, ALONG)],
             "sharpness": [model_sharpness(iterate(net, r, s, e), ALONG["space"], eps)
                           for r, s in keys for e in ALONG["epochs"] for eps in ALONG["eps"]]}
 
@@ -175,8 +138,7 @@ def noise_spread_inputs(net):
 
 
 def noise_scale_inputs(net):
-    return [sweep_run_files(trajectory_dir(net, r, s))["history"]
-            for r in (SWEEP_SB, SWEEP_LB) for s in sweep_seeds(NOISE)]
+    return [run_files(d)["history"] for d in trajectory_runs(net, NOISE)]
 
 
 def dynamic_nets():
@@ -187,9 +149,14 @@ def dynamic_inputs():
     runs = [(n, r, s) for n in dynamic_nets()
             for r in [x for x in (SWEEP_SB, SWEEP_LB) if x in net_regimes(n, "plain")]
             + net_regimes(n, "dynamic") for s in SEEDS]
-    return {"metrics": [run_files(n, r, s)["metrics"] for n, r, s in runs],
+    return {"metrics": [run_file(n, r, s, "metrics") for n, r, s in runs],
             "sharpness": [sharpness_file(n, r, s, "full", e)
                           for n, r, s in runs for e in config["sharpness"]["eps"]]}
+
+
+def dynamic_tables():
+    """The dynamic-sampling table, when some net trains a dynamic regime."""
+    return list(table_files("dynamic").values()) if dynamic_nets() else []
 
 
 def sweep_figures():
@@ -206,10 +173,8 @@ def sweep_targets():
     """Every frame, figure and table of this file, for rule all."""
     out = []
     for kind, net in sweep_figures():
-        out += [frame_file(kind, net)] + [f"{figure_stem(kind, net)}.{e}" for e in ("png", "pdf")]
-    if dynamic_nets():
-        out += [f"{RESULTS}/tables/dynamic.{ext}" for ext in ("csv", "md")]
-    return out
+        out += [frame_file(kind, net), *figure_files(kind, net).values()]
+    return out + dynamic_tables()
 
 
 def sweep_records():
@@ -217,67 +182,59 @@ def sweep_records():
     the metrics.json of each sweep run (trajectories included) and every sharpness record."""
     runs, sharp = [], []
     for net in BATCH_NETS:
-        runs += batch_sweep_inputs(net)["metrics"]
+        runs += batch_runs(net)
         sharp += batch_sweep_inputs(net)["sharpness"]
     for net in WARM_NETS:
-        runs += [h.replace("history.csv", "metrics.json") for h in warm_inputs(net)["histories"]]
-        runs += [f"{trajectory_dir(net, SWEEP_SB, s)}/metrics.json" for s in sweep_seeds(WARM)]
+        runs += warm_runs(net) + trajectory_runs(net, WARM, (SWEEP_SB,))
         sharp += warm_inputs(net)["sharpness"]
     for net in ALONG_NETS:
-        runs += [h.replace("history.csv", "metrics.json") for h in along_inputs(net)["histories"]]
+        runs += trajectory_runs(net, ALONG)
         sharp += along_inputs(net)["sharpness"]
     for net in NOISE_NETS:
-        runs += [h.replace("history.csv", "metrics.json") for h in noise_scale_inputs(net)]
-    return {"sweep_runs": sorted(set(runs)), "sweep_sharpness": sorted(set(sharp))}
+        runs += trajectory_runs(net, NOISE)
+    return {"sweep_runs": sorted({run_files(d)["metrics"] for d in runs}),
+            "sweep_sharpness": sorted(set(sharp))}
 
 
 # ----------------------------------------------------------------------------------- training
-
-SWEEP_TRAIN = ("{SM} train --data {input.data} --spec {params.spec:q} {params.sizes} "
-               "--out-dir $(dirname {output.metrics}) --device {params.device} "
-               "--threads {threads} --gpu-lock-dir {GPU_LOCKS} 2> {log}")
-
+# common.smk's train job, each with its own spec.
 
 rule sweep_batch_train:
     input:
         data=lambda w: prepared(net_dataset(w.net)),
     output:
-        **sweep_run_files(batch_dir("{net}", "{batch}", "{seed}")),
+        **run_files(batch_dir("{net}", "{batch}", "{seed}")),
     wildcard_constraints:
         batch=r"\d+",
     params:
-        spec=batch_spec,
-        sizes=size_args,
-        device=config["device"],
+        **train_params(batch_spec),
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/sweeps/batch/{{net}}/b{{batch}}/seed{{seed}}.log",
+        log_file("sweep_batch_train"),
     shell:
-        SWEEP_TRAIN
+        TRAIN_SHELL
 
 
 rule trajectory_train:
     input:
         data=lambda w: prepared(net_dataset(w.net)),
     output:
-        **sweep_run_files(trajectory_dir("{net}", "{regime}", "{seed}")),
+        **run_files(trajectory_dir("{net}", "{regime}", "{seed}")),
         **({"iterates": [iterate("{net}", "{regime}", "{seed}", e) for e in TRAJECTORY_EPOCHS]}
            if TRAJECTORY_EPOCHS else {}),
     wildcard_constraints:
         regime=f"{SWEEP_SB}|{SWEEP_LB}",
     params:
-        spec=trajectory_spec,
-        sizes=size_args,
-        device=config["device"],
+        **train_params(trajectory_spec),
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/sweeps/trajectory/{{net}}/{{regime}}/seed{{seed}}.log",
+        log_file("trajectory_train"),
     shell:
-        SWEEP_TRAIN
+        TRAIN_SHELL
 
 
 rule warmstart_train:
@@ -285,48 +242,40 @@ rule warmstart_train:
         data=lambda w: prepared(net_dataset(w.net)),
         init=iterate("{net}", SWEEP_SB, "{seed}", "{epoch}"),
     output:
-        **sweep_run_files(warm_dir("{net}", "{epoch}", "{seed}")),
+        **run_files(warm_dir("{net}", "{epoch}", "{seed}")),
     wildcard_constraints:
         epoch=r"\d+",
     params:
-        spec=warm_spec,
-        sizes=size_args,
-        device=config["device"],
+        **train_params(warm_spec),
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/sweeps/warmstart/{{net}}/from{{epoch}}/seed{{seed}}.log",
+        log_file("warmstart_train"),
     shell:
-        SWEEP_TRAIN
+        TRAIN_SHELL
 
 
 # ----------------------------------------------------------------------------------- measurements
 
 rule sweep_sharpness:
     input:
-        model=f"{SWEEPS}/{{kind}}/{{net}}/{{path}}.pt",
+        model=sweep_model("{kind}", "{net}", "{path}"),
         data=lambda w: prepared(net_dataset(w.net)),
     output:
-        f"{SWEEPS}/{{kind}}/{{net}}/{{path}}.sharpness_{{space}}_eps{{eps}}.json",
+        model_sharpness(sweep_model("{kind}", "{net}", "{path}"), "{space}", "{eps}"),
     wildcard_constraints:
-        kind="batch|warmstart|trajectory",
+        kind="|".join(SWEEP_KINDS),
         path=r"[A-Za-z0-9_/]+",
     params:
-        size=lambda w: measure_size(w, "sharpness"),
-        chunk=sweep_eval_chunk,
-        options=sharpness_options(),
-        device=config["device"],
+        **sharpness_params(sweep_regime),  # common.smk's sharpness job
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/sweeps/{{kind}}/{{net}}/{{path}}.sharpness_{{space}}_eps{{eps}}.log",
+        log_file("sweep_sharpness"),
     shell:
-        "{SM} sharpness --model {input.model} --data {input.data} {params.size} "
-        "--eps {wildcards.eps} --space {wildcards.space} {params.options} "
-        "--chunk {params.chunk} --out {output} --device {params.device} --threads {threads} "
-        "--gpu-lock-dir {GPU_LOCKS} 2> {log}"
+        SHARPNESS_SHELL
 
 
 rule grad_noise:
@@ -339,20 +288,20 @@ rule grad_noise:
         regime=f"{SWEEP_SB}|{SWEEP_LB}",
         epoch=r"\d+",
     params:
-        size=noise_size,
+        size=lambda w: subset_args(w.net, "gradient_noise", ("train",)),
         sizes=" ".join(str(m) for m in NOISE["batch_sizes"]),
         repeats=NOISE["repeats"],
         seed=NOISE["seed"],
-        device=config["device"],
+        **gpu_params(),
     threads: config["threads"]
     resources:
         gpu=1,
     log:
-        f"{LOGS}/sweeps/noise/{{net}}/{{regime}}/seed{{seed}}/epoch{{epoch}}.log",
+        log_file("grad_noise"),
     shell:
-        "{SM} grad-noise --model {input.model} --data {input.data} {params.size} "
+        "{params.sm} grad-noise --model {input.model} --data {input.data} {params.size} "
         "--sizes {params.sizes} --repeats {params.repeats} --seed {params.seed} --out {output} "
-        "--device {params.device} --threads {threads} --gpu-lock-dir {GPU_LOCKS} 2> {log}"
+        "--device {params.device} --threads {threads} --gpu-lock-dir {params.gpu_locks} 2> {log}"
 
 
 # ----------------------------------------------------------------------------------- frames
@@ -366,10 +315,11 @@ rule fig4_frame:
     params:
         code=code_hash("sharpminima.analysis.sweeps", "batch_sweep_frame"),
         scale=config["scale"],
+        sm=SM,
     log:
-        f"{LOGS}/sweeps/frames/fig4_{{net}}.log",
+        log_file("fig4_frame"),
     shell:
-        "{SM} sweep-frame fig4 --metrics {input.metrics} --sharpness {input.sharpness} "
+        "{params.sm} sweep-frame fig4 --metrics {input.metrics} --sharpness {input.sharpness} "
         "--out {output} --scale {params.scale} 2> {log}"
 
 
@@ -382,10 +332,11 @@ rule fig5_frame:
     params:
         code=code_hash("sharpminima.analysis.sweeps", "warm_start_frame"),
         scale=config["scale"],
+        sm=SM,
     log:
-        f"{LOGS}/sweeps/frames/fig5_{{net}}.log",
+        log_file("fig5_frame"),
     shell:
-        "{SM} sweep-frame fig5 --histories {input.histories} --sharpness {input.sharpness} "
+        "{params.sm} sweep-frame fig5 --histories {input.histories} --sharpness {input.sharpness} "
         "--out {output} --scale {params.scale} 2> {log}"
 
 
@@ -398,10 +349,11 @@ rule fig6_frame:
     params:
         code=code_hash("sharpminima.analysis.sweeps", "along_training_frame"),
         scale=config["scale"],
+        sm=SM,
     log:
-        f"{LOGS}/sweeps/frames/fig6_{{net}}.log",
+        log_file("fig6_frame"),
     shell:
-        "{SM} sweep-frame fig6 --sharpness {input.sharpness} --histories {input.histories} "
+        "{params.sm} sweep-frame fig6 --sharpness {input.sharpness} --histories {input.histories} "
         "--out {output} --scale {params.scale} 2> {log}"
 
 
@@ -413,10 +365,11 @@ rule noise_spread_frame:
     params:
         code=code_hash("sharpminima.analysis.sweeps", "spread_frame"),
         scale=config["scale"],
+        sm=SM,
     log:
-        f"{LOGS}/sweeps/frames/noise_spread_{{net}}.log",
+        log_file("noise_spread_frame"),
     shell:
-        "{SM} sweep-frame noise_spread --records {input} --out {output} "
+        "{params.sm} sweep-frame noise_spread --records {input} --out {output} "
         "--scale {params.scale} 2> {log}"
 
 
@@ -428,48 +381,80 @@ rule noise_scale_frame:
     params:
         code=code_hash("sharpminima.analysis.sweeps", "noise_scale_frame"),
         scale=config["scale"],
+        sm=SM,
     log:
-        f"{LOGS}/sweeps/frames/noise_scale_{{net}}.log",
+        log_file("noise_scale_frame"),
     shell:
-        "{SM} sweep-frame noise_scale --histories {input} --out {output} "
+        "{params.sm} sweep-frame noise_scale --histories {input} --out {output} "
         "--scale {params.scale} 2> {log}"
 
 
 # ----------------------------------------------------------------------------------- figures
+# common.smk's figure rule, drawn from the frames above.
 
-SWEEP_FIGURE_TEXT = {
-    "fig4": ("fig4.rst", "Fig. 4: batch-size sweep"),
-    "fig5": ("fig5.rst", "Fig. 5: warm-started LB training"),
-    "fig6": ("fig6.rst", "Fig. 6: sharpness along training"),
-    "noise_spread": ("noise.rst", "Gradient noise vs batch size"),
-    "noise_scale": ("noise_scale.rst", "Gradient noise scale along training"),
-}
+rule fig4_figure:
+    input:
+        inputs=frame_file("fig4", "{net}"),
+    output:
+        figure_outputs("fig4"),
+    params:
+        **figure_params("fig4"),
+    log:
+        log_file("fig4_figure"),
+    shell:
+        FIGURE_SHELL
 
 
+rule fig5_figure:
+    input:
+        inputs=frame_file("fig5", "{net}"),
+    output:
+        figure_outputs("fig5"),
+    params:
+        **figure_params("fig5"),
+    log:
+        log_file("fig5_figure"),
+    shell:
+        FIGURE_SHELL
 
-def _stem_of(kind):
-    return lambda w: figure_stem(kind, w.net)
+
+rule fig6_figure:
+    input:
+        inputs=frame_file("fig6", "{net}"),
+    output:
+        figure_outputs("fig6"),
+    params:
+        **figure_params("fig6"),
+    log:
+        log_file("fig6_figure"),
+    shell:
+        FIGURE_SHELL
 
 
-for _kind, (_caption, _category) in SWEEP_FIGURE_TEXT.items():
+rule noise_spread_figure:
+    input:
+        inputs=frame_file("noise_spread", "{net}"),
+    output:
+        figure_outputs("noise_spread"),
+    params:
+        **figure_params("noise_spread"),
+    log:
+        log_file("noise_spread_figure"),
+    shell:
+        FIGURE_SHELL
 
-    rule:
-        name:
-            f"{_kind}_figure"
-        input:
-            frame_file(_kind, "{net}"),
-        output:
-            figure_outputs(_kind, "{net}", _caption, _category),
-        params:
-            kind=_kind,
-            code=code_hash("sharpminima.figures.sweeps", _kind),
-            stem=_stem_of(_kind),
-            scale=config["scale"],
-        log:
-            f"{LOGS}/figures/{_kind}_{{net}}.log",
-        shell:
-            "{SM} figure {params.kind} --inputs {input} --out-stem {params.stem} "
-            "--scale {params.scale} 2> {log}"
+
+rule noise_scale_figure:
+    input:
+        inputs=frame_file("noise_scale", "{net}"),
+    output:
+        figure_outputs("noise_scale"),
+    params:
+        **figure_params("noise_scale"),
+    log:
+        log_file("noise_scale_figure"),
+    shell:
+        FIGURE_SHELL
 
 
 # ----------------------------------------------------------------------------------- dynamic
@@ -478,13 +463,13 @@ rule dynamic_table:
     input:
         **dynamic_inputs(),
     output:
-        csv=f"{RESULTS}/tables/dynamic.csv",
-        md=f"{RESULTS}/tables/dynamic.md",
+        **table_files("dynamic"),
     params:
         code=code_hash("sharpminima.analysis.sweeps", "dynamic_table"),
         scale=config["scale"],
+        sm=SM,
     log:
-        f"{LOGS}/tables/dynamic.log",
+        log_file("dynamic_table"),
     shell:
-        "{SM} dynamic-table --metrics {input.metrics} --sharpness {input.sharpness} "
+        "{params.sm} dynamic-table --metrics {input.metrics} --sharpness {input.sharpness} "
         "--out-csv {output.csv} --out-md {output.md} --scale {params.scale} 2> {log}"

@@ -20,7 +20,7 @@ def _pct(x: float) -> str:
 def training_curves(hist: pd.DataFrame) -> str:
     """Fig. 2: final test accuracy of SB and LB, and how much early stopping could have gained
     (best epoch's test accuracy minus the final one, mean over seeds). Columns as
-    figures.read_histories: net, regime, seed, epoch, split, accuracy."""
+    records.read_histories: net, regime, seed, epoch, split, accuracy."""
     parts = []
     for net, g in hist[hist.split == "test"].groupby("net", sort=False):
         final, gain = {}, {}
@@ -118,7 +118,7 @@ def noise_scale(df: pd.DataFrame) -> str:
 
 def from_verdict(verdict: verdicts.Verdict) -> str:
     """Figs. 4-6: the statistic behind the claim's verdict, without its 'Holds: ...' rule."""
-    return verdict.evidence.split(". Holds:")[0]
+    return verdict.stated
 
 
 FINDINGS = {

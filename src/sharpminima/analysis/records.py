@@ -13,11 +13,13 @@ flattened into `device`, `code` (git commit and source hash), `packages` (JSON) 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from sharpminima.core.atomic import atomic_path
+from sharpminima.core.layout import read_metrics, run_dir
 
 #: kind -> the stage its wall times are counted under in the report's compute table
 KINDS = {"runs": "train", "sharpness": "sharpness", "hessian": "hessian",
@@ -44,9 +46,15 @@ def flatten(record: dict, path: str | Path) -> dict:
     return row
 
 
+def read_json(path) -> dict:
+    """The JSON record at `path` (core.layout.read_metrics: the metrics.json of the run a file
+    belongs to)."""
+    return json.loads(Path(path).read_text())
+
+
 def read(paths) -> pd.DataFrame:
     """The JSON records at `paths` as one frame, one row each (columns: union of the labels)."""
-    rows = [flatten(json.loads(Path(p).read_text()), p) for p in paths]
+    rows = [flatten(read_json(p), p) for p in paths]
     return pd.DataFrame(rows) if rows else pd.DataFrame({"record": []})
 
 
@@ -57,16 +65,69 @@ def runs(paths) -> pd.DataFrame:
     return df[first + [c for c in df if c not in first]]
 
 
+def read_records(paths) -> pd.DataFrame:
+    """One row per JSON record, every label a column (nested provenance dropped)."""
+    rows = []
+    for p in paths:
+        rec = read_json(p)
+        rec.pop("provenance", None)
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+#: the columns every frame of sharpness records has, even an empty one
+SHARPNESS_LABELS = ["run", "epoch", "net", "regime", "seed", "dataset", "eps", "space",
+                    "sharpness", "f_x"]
+
+
+def sharpness_records(paths: Iterable) -> pd.DataFrame:
+    """The one reader of sharpness records: one row per record with every label of it (provenance
+    dropped), and `run`, the folder of the run it was measured on (core.layout.run_dir: a record
+    of a saved iterate sits in the run's iterates/ and carries its `epoch`)."""
+    paths = list(paths)
+    df = read_records(paths)
+    if not paths:
+        return pd.DataFrame(columns=SHARPNESS_LABELS)
+    df.insert(0, "run", [str(run_dir(p)) for p in paths])
+    return df.reindex(columns=[*SHARPNESS_LABELS,
+                               *[c for c in df.columns if c not in SHARPNESS_LABELS]])
+
+
 def histories(paths) -> pd.DataFrame:
     """history.csv of each run, labelled from the metrics.json beside it: one row per epoch."""
     frames = []
     for p in paths:
-        meta = json.loads((Path(p).parent / "metrics.json").read_text())
+        meta = read_metrics(p)
         h = pd.read_csv(p)
         for key in ("net", "dataset", "regime", "seed"):
             h.insert(0, key, meta[key])
         frames.append(h)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"epoch": []})
+
+
+def read_histories(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """history.csv files of trained runs (with their metrics.json beside them) -> Fig. 2's tidy
+    frame: net, dataset, regime, seed, batch_size, epoch, split, accuracy, loss."""
+    frames = []
+    for p in paths:
+        meta, h = read_metrics(p), pd.read_csv(p)
+        for split in ("train", "test"):
+            frames.append(pd.DataFrame({
+                "net": meta["net"], "dataset": meta["dataset"], "regime": meta["regime"],
+                "seed": meta["seed"], "batch_size": h["batch_size"], "epoch": h["epoch"],
+                "split": split, "accuracy": h[f"{split}_acc"], "loss": h[f"{split}_loss"]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def long_histories(h: pd.DataFrame) -> pd.DataFrame:
+    """The tidy histories table (histories.csv) in Fig. 2's long form: one row per run, epoch and
+    split."""
+    if h.empty:
+        return h
+    keep = ["net", "dataset", "regime", "seed", "batch_size", "epoch"]
+    return pd.concat([h[keep].assign(split=split, accuracy=h[f"{split}_acc"],
+                                     loss=h[f"{split}_loss"]) for split in ("train", "test")],
+                     ignore_index=True)
 
 
 def write_all(groups: dict[str, list[str]], history_paths: list[str], out_dir: Path) -> None:

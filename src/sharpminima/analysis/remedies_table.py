@@ -9,16 +9,25 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from sharpminima.analysis import records
+from sharpminima.analysis.stats import mean_std, welch_p
+from sharpminima.analysis.tables import SCALE_NOTE, fmt
 from sharpminima.core.atomic import atomic_path, write_text
-from sharpminima.analysis.tables import SCALE_NOTE, fmt, mean_std, read_records
+from sharpminima.core.layout import eps_text, read_metrics
 
 ALPHA = 0.05  # significance level of the accuracy change (Welch's t-test, two-sided)
+
+#: The `ours_agrees` labels of the table (the App. E verdict of sharpminima.analysis.verdicts reads
+#: these constants, never the spelled-out strings).
+AGREES, AGREES_ACCURACY_ONLY = "agrees", "agrees (accuracy only)"
+PARTLY, DISAGREES, UNKNOWN, NO_VERDICT = "partly", "disagrees", "unknown", "-"
+COMPUTED = (AGREES, AGREES_ACCURACY_ONLY, PARTLY, DISAGREES)  # a verdict against the data
+AGREEING = (AGREES, AGREES_ACCURACY_ONLY)
+WITH_EVIDENCE = (AGREES, DISAGREES, PARTLY, UNKNOWN)  # listed under "Evidence behind each verdict"
 
 #: The paper's qualitative findings (App. E; paper/keskar2017.md "Remedies") and what each claims:
 #: accuracy "up" (improves) or "not_up" (does not improve); sharpness stays "sharp" or None.
@@ -44,7 +53,7 @@ def collect_metrics(paths) -> pd.DataFrame:
     """One row per run: labels, test accuracy and the run's remedies (from its spec)."""
     rows = []
     for p in paths:
-        m = json.loads(Path(p).read_text())
+        m = read_metrics(p)
         remedy = (m.get("spec") or {}).get("remedy") or {}
         rows.append({"net": m["net"], "regime": m["regime"], "dataset": m.get("dataset"),
                      "seed": m["seed"], "status": m.get("status"),
@@ -57,24 +66,19 @@ def collect_sharpness(paths, space: str = "full") -> pd.DataFrame:
     """Sharpness records of one space: net, regime, seed, eps, sharpness."""
     if not paths:
         return pd.DataFrame(columns=["net", "regime", "seed", "eps", "sharpness"])
-    df = read_records(paths)
+    df = records.sharpness_records(paths)
     df = df[df["space"] == space]
     return df[["net", "regime", "seed", "eps", "sharpness"]].astype({"eps": float})
 
 
-def _welch_p(a: pd.Series, b: pd.Series) -> float:
-    a, b = a.dropna().astype(float), b.dropna().astype(float)
-    if len(a) < 2 or len(b) < 2 or (a.std(ddof=1) == 0 and b.std(ddof=1) == 0):
-        return float("nan")
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-
-
 def _eps_key(eps: float) -> str:
-    return f"eps{eps:g}"
+    """The eps part of the table's column names: eps0.001 (core.layout.eps_text)."""
+    return f"eps{eps_text(eps)}"
 
 
 def _eps_label(eps: float) -> str:
-    """1e-3, 5e-4: the paper's spelling."""
+    """1e-3, 5e-4: the paper's spelling, in the Markdown table's headers and the verdicts'
+    evidence (the CSV's columns use core.layout.eps_text)."""
     mantissa, exponent = f"{eps:e}".split("e")
     return f"{float(mantissa):g}e{int(exponent)}"
 
@@ -102,7 +106,7 @@ def remedies_table(metrics: pd.DataFrame, sharp: pd.DataFrame, scale: str,
             b_mean = mean_std(base["test_acc"] * 100)[0] if len(base) else np.nan
             is_remedy = regime in remedy
             row["test_acc_change_vs_lb"] = mean - b_mean if is_remedy else np.nan
-            row["test_acc_p_vs_lb"] = (_welch_p(acc, base["test_acc"] * 100)
+            row["test_acc_p_vs_lb"] = (welch_p(acc, base["test_acc"] * 100)
                                        if is_remedy and len(base) else np.nan)
             s_net = sharp[sharp.net == net]
             for eps in eps_list:
@@ -133,10 +137,11 @@ def _verdict(row, df: pd.DataFrame, eps_list, reference: str,
     Verdicts only for the paper's three remedies, each run alone."""
     names = row.remedies.split("+") if row.remedies else []
     if len(names) != 1:
-        return ("", "-", "") if not names else ("combination: no single finding", "-", "")
+        return (("", NO_VERDICT, "") if not names else
+                ("combination: no single finding", NO_VERDICT, ""))
     name = names[0]
     if name not in PAPER_FINDINGS:
-        return LATER_CLAIMS.get(name, ""), "-", ""
+        return LATER_CLAIMS.get(name, ""), NO_VERDICT, ""
     claim = PAPER_FINDINGS[name]
     checks, detail = [], []
     # accuracy: improved = higher mean and, when testable (n >= 2 each), p < ALPHA
@@ -173,13 +178,13 @@ def _verdict(row, df: pd.DataFrame, eps_list, reference: str,
             complete = False
             detail.append("sharpness not measured")
     if not checks:
-        agrees = "unknown"
+        agrees = UNKNOWN
     elif all(checks):
-        agrees = "agrees" if complete else "agrees (accuracy only)"
+        agrees = AGREES if complete else AGREES_ACCURACY_ONLY
     elif any(checks):
-        agrees = "partly"
+        agrees = PARTLY
     else:
-        agrees = "disagrees"
+        agrees = DISAGREES
     return claim["text"], agrees, "; ".join(detail)
 
 
@@ -198,7 +203,7 @@ def remedies_markdown(df: pd.DataFrame) -> pd.DataFrame:
         out[f"× LB (eps {eps})"] = [
             f"×{r:.2f}" if not math.isnan(r) else "-" for r in df[f"sharpness_{k}_ratio_vs_lb"]]
     out["paper's finding"] = [t or "-" for t in df.paper_finding]
-    out["ours agrees?"] = [a if a != "-" else "-" for a in df.ours_agrees]
+    out["ours agrees?"] = list(df.ours_agrees)
     return pd.DataFrame(out)
 
 
@@ -222,7 +227,7 @@ def remedies_caption(df: pd.DataFrame, scale: str) -> str:
 
 
 def verdict_markdown(df: pd.DataFrame) -> str:
-    rows = df[df.ours_agrees.isin(["agrees", "disagrees", "partly", "unknown"])]
+    rows = df[df.ours_agrees.isin(WITH_EVIDENCE)]
     if rows.empty:
         return ""
     lines = ["", "Evidence behind each verdict:", ""]

@@ -14,23 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from sharpminima.analysis import findings, protocol, records, verdicts
+from sharpminima.analysis.assumptions import annotated_assumptions, config_value
+from sharpminima.analysis.records import long_histories
 from sharpminima.analysis.tables import SCALE_NOTE
-
-# Choices the paper leaves open: (config key path, why it is a choice). Printed with their values.
-ASSUMPTIONS = [
-    ("train.max_epochs", "cap on training: the paper trains 'until the loss ceased to improve'"),
-    ("train.patience", "stopping rule: epochs without improvement of the training loss"),
-    ("train.min_delta", "stopping rule: relative improvement that counts"),
-    ("train.lr", "Adam learning rate (paper silent; authors' code: Keras default)"),
-    ("train.betas", "Adam betas (paper silent; authors' code: Keras default)"),
-    ("train.adam_eps", "Adam epsilon (paper silent; authors' code: Keras default)"),
-    ("train.bn", "batch-norm statistics at evaluation (authors' code: batch statistics)"),
-    ("train.eval_chunk", "examples per BN-normalized evaluation chunk (authors: 5000)"),
-    ("sharpness.a_dist", "distribution of the random subspace matrix A (paper silent)"),
-    ("sharpness.a_seed", "seed of A (the same A for every run of a net)"),
-    ("sharpness.train_size", "training examples in f for sharpness (paper: all)"),
-    ("landscape.pair_seed", "seed of the random draw of the SB/LB pair for Figs. 3 and 7"),
-]
 
 FIGURES = [  # (file prefix, title, what the paper reported)
     ("fig2", "Fig. 2: accuracy vs epoch", "no overfitting peak: early stopping would not close "
@@ -49,15 +35,6 @@ FIGURES = [  # (file prefix, title, what the paper reported)
     ("noise_scale", "Gradient noise scale along training (beyond the paper)", "(not in the paper)"),
     ("slice2d", "2-D filter-normalized slices (beyond the paper)", "(not in the paper)"),
 ]
-
-
-def _get(config: dict, dotted: str):
-    node = config
-    for k in dotted.split("."):
-        if not isinstance(node, dict) or k not in node:
-            return None
-        node = node[k]
-    return node
 
 
 def md_table(path: Path | None) -> str:
@@ -95,16 +72,6 @@ class Inputs:
         return _concat_csvs(paths)
 
 
-def long_histories(h: pd.DataFrame) -> pd.DataFrame:
-    """The tidy histories table in Fig. 2's long form: one row per run, epoch and split."""
-    if h.empty:
-        return h
-    keep = ["net", "dataset", "regime", "seed", "batch_size", "epoch"]
-    return pd.concat([h[keep].assign(split=split, accuracy=h[f"{split}_acc"],
-                                     loss=h[f"{split}_loss"]) for split in ("train", "test")],
-                     ignore_index=True)
-
-
 def _concat_csvs(paths) -> pd.DataFrame:
     """The CSVs at `paths` as one frame (empty when there are none)."""
     frames = [pd.read_csv(p) for p in paths]
@@ -115,7 +82,7 @@ def _distinct(df: pd.DataFrame, column: str) -> list[str]:
     return sorted(str(v) for v in df[column].dropna().unique()) if column in df else []
 
 
-def provenance(inputs: Inputs, config: dict) -> str:
+def provenance(inputs: Inputs, config: dict, annotations: str | None = None) -> str:
     frames = [inputs.summary(k) for k in records.KINDS]
     planned = pd.concat([f for f in frames if len(f)], ignore_index=True) if any(
         len(f) for f in frames) else pd.DataFrame()
@@ -133,13 +100,32 @@ def provenance(inputs: Inputs, config: dict) -> str:
              "Compute time per stage (sum of the planned records' wall times):", "",
              records.compute_by_stage(inputs.path(inputs.manifest["summary"])).to_markdown(
                  index=False), "",
-             "Assumptions: choices the paper does not fix, with the values used here:", "",
-             pd.DataFrame([{"config key": k, "value": json.dumps(_get(config, k)), "why": why}
-                           for k, why in ASSUMPTIONS]).to_markdown(index=False), "",
+             assumptions_section(config, annotations), "",
              "Per-net settings (they override the values above for that net):", "",
              *[f"- {net}: `{json.dumps(spec, sort_keys=True)}`"
                for net, spec in config.get("nets", {}).items()]]
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell (a '|' would end the cell)."""
+    return text.replace("|", "\\|")
+
+
+def assumptions_section(config: dict, annotations: str | None) -> str:
+    """The values the configuration file marks ASSUMPTION (analysis.assumptions), as a table of
+    key, value used here and the comment that says why; `annotations`: the file's text."""
+    head = ("Assumptions: choices the paper does not fix, with the values used here (every "
+            "value the configuration file marks ASSUMPTION):")
+    if annotations is None:
+        return (f"{head}\n\n_no annotated configuration file was given to the report: the "
+                "assumptions are not listed here (see the comments of config/config.yaml)_")
+    found = annotated_assumptions(annotations, config)
+    if not found:
+        return f"{head}\n\n_the configuration file marks no value ASSUMPTION_"
+    table = pd.DataFrame([{"config key": a.key, "value": _cell(json.dumps(a.value)),
+                           "why": _cell(a.comment)} for a in found])
+    return f"{head}\n\n{table.to_markdown(index=False)}"
 
 
 def figure_section(inputs: Inputs, report_dir: Path) -> str:
@@ -204,10 +190,12 @@ def shortfall_section(sharp: pd.DataFrame, factor: float) -> str:
     return head + "\n\n" + rows.to_markdown(index=False, floatfmt=".4g")
 
 
-def build(inputs: Inputs, report_dir: Path, config: dict) -> str:
+def build(inputs: Inputs, report_dir: Path, config: dict, annotations: str | None = None) -> str:
+    """REPORT.md from the planned records (`inputs`) and the resolved `config`; `annotations`: the
+    text of the configuration file whose comments mark the assumptions (None: not listed)."""
     scale = config.get("scale", "full")
     datasets = sorted({v["dataset"] for v in config.get("nets", {}).values()})
-    tolerance = _get(config, "protocol.fit_tolerance_pts") or protocol.FIT_TOLERANCE_PTS
+    tolerance = config_value(config, "protocol.fit_tolerance_pts") or protocol.FIT_TOLERANCE_PTS
     runs = inputs.summary("runs")
     parts = [
         "# sharpminima: reproduction report",
@@ -232,12 +220,12 @@ def build(inputs: Inputs, report_dir: Path, config: dict) -> str:
         "## Table 4: sharpness, random subspace", "", md_table(inputs.table("table4")), "",
         "## The box maximum, checked", "",
         shortfall_section(inputs.summary("sharpness"),
-                          _get(config, "sharpness.shortfall_factor") or 2.0), "",
+                          config_value(config, "sharpness.shortfall_factor") or 2.0), "",
         "## Hessian spectrum", "", md_table(inputs.table("hessian")), "",
         "## Remedies", "", md_table(inputs.table("remedies")), "",
         "## Dynamic sampling", "", md_table(inputs.table("dynamic")), "",
         figure_section(inputs, report_dir),
-        provenance(inputs, config),
+        provenance(inputs, config, annotations),
         "",
     ]
     return "\n".join(parts)

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from sharpminima.analysis.records import read_histories
 from sharpminima.core.atomic import atomic_path, write_json
-from sharpminima.figures.paper_figures import read_histories
+from sharpminima.core.layout import eps_text
 
 
 def _nest(df: pd.DataFrame, keys: list[str], values: dict[str, str]) -> dict:
@@ -31,7 +32,7 @@ def metrics(table2: Path, sharpness_tables: list[Path], hessian: Path | None) ->
     out = {"accuracy": _nest(t2, ["net", "regime"], {"train_acc": "train_acc_mean",
                                                      "test_acc": "test_acc_mean"})}
     for path in sharpness_tables:
-        t = pd.read_csv(path).assign(eps=lambda d: d.eps.map("eps{:g}".format))
+        t = pd.read_csv(path).assign(eps=lambda d: d.eps.map(lambda e: f"eps{eps_text(e)}"))
         out.setdefault("sharpness", {})[t.space.iloc[0]] = _nest(
             t, ["net", "regime", "eps"], {"mean": "sharpness_mean"})
     if hessian:

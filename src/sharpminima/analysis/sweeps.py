@@ -10,49 +10,35 @@ record is joined to its run by location: the records of a sweep run sit in the r
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sharpminima.measures import noise
-from sharpminima.analysis.tables import SCALE_NOTE, fmt, mean_std
+from sharpminima.analysis import records
+from sharpminima.analysis.stats import mean_std
+from sharpminima.analysis.tables import SCALE_NOTE, fmt
+from sharpminima.core.layout import eps_text, read_metrics, run_dir
+from sharpminima.analysis import stats
 
 SHARPNESS_COLUMNS = ["eps", "space", "sharpness", "f_x"]
-
-
-def _json(path) -> dict:
-    return json.loads(Path(path).read_text())
-
-
-def run_dir(path) -> Path:
-    """The run folder of a metrics.json / history.csv / model record / iterate record."""
-    p = Path(path).parent
-    return p.parent if p.name == "iterates" else p
+RECORD_COLUMNS = ["run", "epoch", "net", "regime", "seed", "dataset", *SHARPNESS_COLUMNS]
+RUN_COLUMNS = ("net", "dataset", "regime", "seed", "status", "batch_size", "n_train", "epochs",
+               "train_loss", "train_acc", "test_loss", "test_acc", "wall_s")
 
 
 def sharpness_records(paths: Iterable) -> pd.DataFrame:
-    """One row per sharpness record: its run folder, iterate epoch (if any), eps, space, value."""
-    rows = []
-    for p in paths:
-        r = _json(p)
-        rows.append({"run": str(run_dir(p)), "epoch": r.get("epoch"),
-                     **{k: r.get(k) for k in ("net", "regime", "seed", "dataset")},
-                     **{k: r.get(k) for k in SHARPNESS_COLUMNS}})
-    cols = ["run", "epoch", "net", "regime", "seed", "dataset", *SHARPNESS_COLUMNS]
-    return pd.DataFrame(rows, columns=cols)
+    """One row per sharpness record (records.sharpness_records): its run folder, iterate epoch
+    (if any), labels, eps, space, value."""
+    return records.sharpness_records(paths)[RECORD_COLUMNS]
 
 
-def _run_row(metrics_path) -> dict:
-    m = _json(metrics_path)
-    return {"run": str(run_dir(metrics_path)),
-            **{k: m.get(k) for k in ("net", "dataset", "regime", "seed", "status", "batch_size",
-                                     "n_train", "epochs", "train_loss", "train_acc", "test_loss",
-                                     "test_acc", "wall_s")},
+def _run_row(path) -> dict:
+    """The labels and final numbers of the run `path` (a file of the run) belongs to."""
+    m = read_metrics(path)
+    return {"run": str(run_dir(path)), **{k: m.get(k) for k in RUN_COLUMNS},
             "init_from": (m.get("spec") or {}).get("init_from")}
 
 
@@ -92,7 +78,7 @@ def warm_start_frame(histories: Iterable, sharpness: Iterable) -> pd.DataFrame:
     solution)."""
     rows = []
     for p in histories:
-        run = _run_row(Path(p).parent / "metrics.json")
+        run = _run_row(p)
         h = pd.read_csv(p)
         start, end = h[h.epoch == 0], h[h.epoch > 0]
         if start.empty:
@@ -140,8 +126,8 @@ def spread_frame(records: Iterable) -> pd.DataFrame:
     keys = ["net", "regime", "seed", "epoch"]
     fits = []
     for key, g in df.groupby(keys, sort=True):
-        slope, intercept = noise.fit_loglog(g["m"], g["spread"])
-        slope_fpc, _ = noise.fit_loglog(g["m"], g["spread_fpc"])
+        slope, intercept = stats.fit_loglog(g["m"], g["spread"])
+        slope_fpc, _ = stats.fit_loglog(g["m"], g["spread_fpc"])
         fits.append({**dict(zip(keys, key)), "fit_slope": slope, "fit_intercept": intercept,
                      "fit_slope_fpc": slope_fpc})
     df = df.merge(pd.DataFrame(fits), on=keys)
@@ -156,7 +142,7 @@ def noise_scale_frame(histories: Iterable) -> pd.DataFrame:
     dataset, regime, seed, epoch, batch_size, train_loss, test_acc and the noise columns."""
     frames = []
     for p in histories:
-        m = _json(Path(p).parent / "metrics.json")
+        m = read_metrics(p)
         h = pd.read_csv(p)
         if "b_simple" not in h:
             raise ValueError(f"{p}: no b_simple column (train with noise_chunk set)")
@@ -188,7 +174,7 @@ def dynamic_table(metrics: Iterable, sharpness: Iterable, scale: str,
     runs = []
     for p in metrics:
         r = _run_row(p)
-        h = pd.read_csv(Path(p).parent / "history.csv")
+        h = pd.read_csv(run_dir(p) / "history.csv")
         h = h[h.epoch > 0]
         r["updates"] = int((r["n_train"] // h["batch_size"]).sum())
         r["schedule"] = _schedule_text(h["batch_size"], h["epoch"])
@@ -218,8 +204,8 @@ def dynamic_table(metrics: Iterable, sharpness: Iterable, scale: str,
             s_runs = sharp[(sharp.net == net) & (sharp.regime == regime)]  # records elsewhere
             for eps in eps_list:
                 s_mean, s_std, s_n = mean_std(s_runs[s_runs.eps == eps]["sharpness"])
-                row.update({f"sharpness_eps{eps:g}_mean": s_mean,
-                            f"sharpness_eps{eps:g}_std": s_std, f"sharpness_eps{eps:g}_n": s_n})
+                k = f"sharpness_eps{eps_text(eps)}"
+                row.update({f"{k}_mean": s_mean, f"{k}_std": s_std, f"{k}_n": s_n})
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -5,14 +5,14 @@ Tables never read checkpoints: only the small JSON records the compute stages wr
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from sharpminima.analysis import paper
+from sharpminima.analysis import paper, records
+from sharpminima.analysis.records import read_records  # noqa: F401  (cli: tables.read_records)
+from sharpminima.analysis.stats import mean_std
 from sharpminima.core.atomic import atomic_path, write_text
+from sharpminima.core.layout import eps_text
 
 SCALE_NOTE = {
     "full": "Full paper configuration.",
@@ -26,14 +26,7 @@ SCALE_NOTE = {
 
 def collect_runs(paths) -> pd.DataFrame:
     """Each run's metrics.json as one row (sharpminima.analysis.records.runs)."""
-    from sharpminima.analysis import records
     return records.runs(paths)
-
-
-def mean_std(values: pd.Series) -> tuple[float, float, int]:
-    v = values.dropna().astype(float)
-    std = float(v.std(ddof=1)) if len(v) > 1 else float("nan")
-    return float(v.mean()) if len(v) else float("nan"), std, len(v)
 
 
 def fmt(mean: float, std: float, digits: int = 2) -> str:
@@ -123,20 +116,11 @@ def write_frame(df: pd.DataFrame, out_csv, out_md, caption: str, markdown) -> No
     write_text(out_md, f"{caption}\n\n{markdown(df).to_markdown(index=False)}\n")
 
 
-def read_records(paths) -> pd.DataFrame:
-    """One row per JSON record (nested provenance dropped)."""
-    rows = []
-    for p in paths:
-        rec = json.loads(Path(p).read_text())
-        rec.pop("provenance", None)
-        rows.append(rec)
-    return pd.DataFrame(rows)
-
-
 # --- Tables 3 and 4: sharpness -------------------------------------------------------------------
 
 def sharpness_frame(paths) -> pd.DataFrame:
-    df = read_records(paths)
+    """The sharpness records of one space (records.sharpness_records), for Table 3 or 4."""
+    df = records.sharpness_records(paths)
     if df["space"].nunique() != 1:
         raise ValueError(f"a sharpness table takes one space, got {sorted(df['space'].unique())}")
     return df
@@ -188,7 +172,7 @@ def sharpness_table(records: pd.DataFrame, scale: str,
 
 def sharpness_markdown(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
-        "net": df.net, "data": df.dataset, "regime": df.regime, "eps": df.eps.map("{:g}".format),
+        "net": df.net, "data": df.dataset, "regime": df.regime, "eps": df.eps.map(eps_text),
         "n": df.n, "sharpness (ours)": [fmt(m, s) for m, s in zip(df.sharpness_mean, df.sharpness_std)],
         "sharpness (paper)": [fmt(m, s) for m, s in zip(df.paper_mean, df.paper_std)],
         "ratio to SB (ours)": [fmt(r, np.nan, 1) for r in df.lb_over_sb],

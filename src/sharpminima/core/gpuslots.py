@@ -171,10 +171,3 @@ def acquire_gpu_slot(
             log.warning("all %d GPU slots in %s are busy; waiting up to %g s", n, lock_dir, timeout)
             waited = True
         time.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
-
-
-def _release_for_tests() -> None:
-    """Drop held slots (tests only; real processes keep their slot until they exit)."""
-    for fd in _held.values():
-        os.close(fd)
-    _held.clear()

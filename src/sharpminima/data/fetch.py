@@ -18,7 +18,6 @@ failure everything this call created is removed, so nothing half-done looks fini
 from __future__ import annotations
 
 import gzip
-import hashlib
 import http.client
 import os
 import shutil
@@ -38,13 +37,13 @@ import numpy as np
 
 from sharpminima import __version__
 from sharpminima.core.atomic import write_json
+from sharpminima.data.checksums import CHUNK, content_sha256, file_digest, file_sha256
 from sharpminima.data.datasets import (DATASETS, TIMIT_FORMAT, DatasetSpec, FileSpec,
                                   cifar_members)
 
 MANIFEST = "MANIFEST.json"
 USER_AGENT = f"sharpminima/{__version__} (dataset fetch; Python urllib)"
 TIMEOUT_S = 60  # per socket operation, not for the whole download
-CHUNK = 1 << 20
 PROGRESS_MIN_BYTES = 1 << 20  # smaller downloads are not worth progress lines
 TIMIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
 
@@ -239,33 +238,6 @@ def _verify(path: Path, f: FileSpec) -> str:
     if not problems:
         raise _SourceFailed("the spec gives no checksum to verify it against")
     raise _SourceFailed("checksum mismatch: " + "; ".join(problems))
-
-
-# --- hashing -------------------------------------------------------------------------------------
-
-def file_digest(path: str | os.PathLike, algorithm: str) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, algorithm).hexdigest()
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    return file_digest(path, "sha256")
-
-
-def content_sha256(path: str | os.PathLike, compressed: bool | None = None) -> str:
-    """SHA-256 of the decompressed bytes of a gzip file, of the file itself otherwise.
-
-    `compressed` defaults to whether the name ends with `.gz`.
-    """
-    if compressed is None:
-        compressed = str(path).endswith(".gz")
-    if not compressed:
-        return file_sha256(path)
-    digest = hashlib.sha256()
-    with gzip.open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --- tar extraction ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Figures of the paper's Section 4 (Figs. 4, 5, 6) and of gradient noise: frame in, Figure out.
 
-Same contract and style as ``sharpminima.figures.paper_figures`` (its ``styled``, colours, titles and ``save``):
-the frames come from ``sharpminima.analysis.sweeps``; nothing here reads a checkpoint or computes a loss.
+Same contract and style as the paper's figures (``sharpminima.figures.style``: ``styled``, colours,
+titles, ticks and ``save``): the frames come from ``sharpminima.analysis.sweeps``; nothing here reads
+a checkpoint or computes a loss.
 Mean and spread are over seeds: markers at the mean, error bars ± 1 sd (none with one seed).
 """
 
@@ -12,8 +13,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sharpminima.figures.paper_figures import (ACC_COLOR, ACC_LABEL, LOSS_LABEL, PALETTE, _readable_log_ticks,
-                                 _single, regime_color, regime_order, styled, title)
+from sharpminima.core.layout import eps_text
+from sharpminima.figures.style import (ACC_COLOR, ACC_LABEL, LOSS_LABEL, PALETTE, int_log2_ticks,
+                                       integer_epochs, log_if_positive, regime_color, regime_order,
+                                       single, styled, title)
 
 SHARP_COLOR = PALETTE[2]
 SHARP_LABEL = "sharpness (Metric 2.1)"
@@ -29,37 +32,7 @@ def _stats(df: pd.DataFrame, by: str, value: str, scale: float = 1.0) -> pd.Data
 
 
 def _eps_text(eps) -> str:
-    return f"eps {float(eps):g}"
-
-
-def _log_if_positive(ax, values, axis: str = "y") -> None:
-    """A log axis when the values are positive and span more than a factor 5, with plain-number
-    tick labels (0.1, 0.2, 0.5, 1, ... rather than powers of ten)."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if not (len(values) and (values > 0).all() and values.max() / values.min() > 5):
-        return
-    if axis == "y":
-        ax.set_yscale("log")
-        ax.set_ylim(values.min() / 1.3, values.max() * 1.3)
-        _readable_log_ticks(ax)
-    else:
-        ax.set_xscale("log")
-        subs = (1.0, 2.0, 5.0) if values.max() / values.min() < 100 else (1.0,)
-        ax.xaxis.set_major_locator(mpl.ticker.LogLocator(base=10, subs=subs))
-        ax.xaxis.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
-
-
-def _integer_epochs(ax) -> None:
-    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
-
-
-def _int_log2_ticks(ax, values) -> None:
-    ax.set_xscale("log", base=2)
-    ticks = sorted(set(int(v) for v in values))
-    ax.set_xticks(ticks, labels=[f"{t:d}" for t in ticks], rotation=45 if len(ticks) > 6 else 0)
-    ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+    return f"eps {eps_text(eps)}"
 
 
 # ----------------------------------------------------------------------------------- Fig. 4
@@ -68,7 +41,7 @@ def fig4(df: pd.DataFrame, scale: str) -> Figure:
     """Test accuracy (left axis) and sharpness (right axis) vs batch size (log x), mean ± 1 sd over
     seeds. `df`: batch_sweep_frame rows (net, dataset, seed, batch_size, n_train, test_acc, eps,
     sharpness). A dotted line marks 10% of the training set (the paper's LB)."""
-    net, dataset = _single(df, "net"), _single(df, "dataset")
+    net, dataset = single(df, "net"), single(df, "dataset")
     runs = df.drop_duplicates(["batch_size", "seed"])
     acc = _stats(runs, "batch_size", "test_acc", 100.0)
     with styled():
@@ -86,8 +59,8 @@ def fig4(df: pd.DataFrame, scale: str) -> Figure:
             ax2.errorbar(s.index, s["mean"], yerr=s["sd"], color=SHARP_COLOR, marker="s",
                          linestyle=EPS_STYLES[i % len(EPS_STYLES)], capsize=3,
                          label=f"sharpness, {_eps_text(eps)}")
-        _log_if_positive(ax2, sharp_values)
-        _int_log2_ticks(ax, df["batch_size"])
+        log_if_positive(ax2, sharp_values)
+        int_log2_ticks(ax, df["batch_size"])
         if df["n_train"].nunique() == 1:
             lb = 0.1 * float(df["n_train"].iloc[0])
             ax.axvline(lb, color="0.5", linestyle=":", linewidth=1)
@@ -111,7 +84,7 @@ def fig4(df: pd.DataFrame, scale: str) -> Figure:
 def fig5(df: pd.DataFrame, scale: str) -> Figure:
     """Warm start. Top: test accuracy of the SB iterate after K epochs and of the LB solution
     warm-started from it, vs K. Bottom: sharpness of those LB solutions. `df`: warm_start_frame."""
-    net, dataset = _single(df, "net"), _single(df, "dataset")
+    net, dataset = single(df, "net"), single(df, "dataset")
     runs = df.drop_duplicates(["sb_epochs", "seed"])
     lb_batch = int(runs["batch_size"].iloc[0]) if runs["batch_size"].nunique() == 1 else None
     with styled():
@@ -131,12 +104,12 @@ def fig5(df: pd.DataFrame, scale: str) -> Figure:
             bottom.errorbar(s.index, s["mean"], yerr=s["sd"], color=regime_color("LB"),
                             marker="s", capsize=3, linestyle=EPS_STYLES[i % len(EPS_STYLES)],
                             label=f"LB solution, {_eps_text(eps)}")
-        _log_if_positive(bottom, values)
+        log_if_positive(bottom, values)
         bottom.set_ylabel("sharpness" + (" (log)" if bottom.get_yscale() == "log" else ""))
         bottom.legend(loc="upper right", fontsize="small")
         bottom.set_xlabel("K: SB epochs before switching to LB" +
                           (f" (batch {lb_batch})" if lb_batch else ""))
-        _integer_epochs(bottom)
+        integer_epochs(bottom)
         fig.suptitle(title("Fig. 5: warm-started LB training (mean ± 1 sd over seeds)", net,
                            dataset, scale))
     return fig
@@ -148,7 +121,7 @@ def fig6(df: pd.DataFrame, scale: str) -> Figure:
     """Sharpness vs training cross-entropy at checkpoints along SB and LB training (one line per
     regime and seed, points labelled with their epoch; training runs right to left on the loss
     axis, which is inverted so time runs left to right). `df`: along_training_frame."""
-    net, dataset = _single(df, "net"), _single(df, "dataset")
+    net, dataset = single(df, "net"), single(df, "dataset")
     df = df.dropna(subset=["sharpness", "loss"])
     order = regime_order(df["regime"].unique())
     eps_values = sorted(df["eps"].unique(), reverse=True)
@@ -165,8 +138,8 @@ def fig6(df: pd.DataFrame, scale: str) -> Figure:
                 for x, y, e in zip(g["loss"], g["sharpness"], g["epoch"]):
                     ax.annotate(str(int(e)), (x, y), textcoords="offset points", xytext=(3, 3),
                                 fontsize=6, color=regime_color(regime, order))
-        _log_if_positive(ax, df["loss"], "x")
-        _log_if_positive(ax, df["sharpness"], "y")
+        log_if_positive(ax, df["loss"], "x")
+        log_if_positive(ax, df["sharpness"], "y")
         ax.invert_xaxis()
         ax.set_xlabel("training " + LOSS_LABEL + " (axis reversed: training runs →)")
         ax.set_ylabel(SHARP_LABEL)
@@ -182,7 +155,7 @@ def noise_spread(df: pd.DataFrame, scale: str) -> Figure:
     """Spread of minibatch gradients, sqrt(mean |g_B - G|^2), vs batch size m on log-log axes at
     fixed parameters (one colour per checkpoint), with the least-squares line and its slope
     (expected -1/2). One panel per regime. `df`: spread_frame."""
-    net, dataset = _single(df, "net"), _single(df, "dataset")
+    net, dataset = single(df, "net"), single(df, "dataset")
     order = regime_order(df["regime"].unique())
     epochs = sorted(df["epoch"].unique())
     colors = mpl.colormaps["viridis"](np.linspace(0.0, 0.85, max(len(epochs), 1)))
@@ -199,12 +172,12 @@ def noise_spread(df: pd.DataFrame, scale: str) -> Figure:
                 ax.plot(m, 10 ** b * m ** a, "--", color=c,
                         label=f"epoch {int(epoch)}" + (f" (seed {seed})" if df.seed.nunique() > 1
                                                         else "") + f": slope {a:+.2f}")
-            _int_log2_ticks(ax, df["m"])
+            int_log2_ticks(ax, df["m"])
             ax.set_xlabel("batch size m (log scale)")
             ax.set_title(f"{regime} checkpoints")
             ax.legend(fontsize="small", loc="lower left")
         axes[0].set_yscale("log")
-        _log_if_positive(axes[0], df["spread"])
+        log_if_positive(axes[0], df["spread"])
         axes[0].set_ylabel(r"spread $\sqrt{\mathrm{mean}_B\,|g_B - \bar G|^2}$ (log scale)")
         fig.suptitle(title("Gradient noise vs batch size (fit: dashed; expected slope −1/2)", net,
                            dataset, scale))
@@ -215,7 +188,7 @@ def noise_scale(df: pd.DataFrame, scale: str) -> Figure:
     """Gradient noise scale B_simple = tr(Sigma) / |G|^2 along training, vs epoch (left) and vs
     the training loss (right), one colour per regime; dotted lines mark each regime's batch size.
     `df`: noise_scale_frame."""
-    net, dataset = _single(df, "net"), _single(df, "dataset")
+    net, dataset = single(df, "net"), single(df, "dataset")
     order = regime_order(df["regime"].unique())
     with styled():
         fig = Figure(figsize=(9.6, 4.4), layout="constrained")
@@ -234,11 +207,11 @@ def noise_scale(df: pd.DataFrame, scale: str) -> Figure:
                 ax.axhline(b, color=color, linestyle=":", linewidth=1)
             left.text(1.0, b, f" {regime} batch {int(b)}", transform=left.get_yaxis_transform(),
                       va="bottom", ha="right", fontsize="small", color=color)
-        _log_if_positive(left, list(df["b_simple"]) + list(df["batch_size"]))
-        _log_if_positive(right, df["train_loss"], "x")
+        log_if_positive(left, list(df["b_simple"]) + list(df["batch_size"]))
+        log_if_positive(right, df["train_loss"], "x")
         right.invert_xaxis()
         left.set_xlabel("epoch")
-        _integer_epochs(left)
+        integer_epochs(left)
         right.set_xlabel("training " + LOSS_LABEL + " (reversed)")
         chunk = int(df["noise_chunk"].iloc[0]) if df["noise_chunk"].nunique() == 1 else None
         left.set_ylabel(r"$B_{simple} = \mathrm{tr}(\Sigma)\,/\,|G|^2$"

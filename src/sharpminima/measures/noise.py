@@ -172,14 +172,3 @@ def epoch_columns(spec, data) -> Callable[[torch.nn.Module, int], dict] | None:
             return {}
         return history_columns(model, split, spec.noise_chunk, spec.seed, epoch)
     return columns
-
-
-def fit_loglog(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
-    """Least-squares line through (log10 x, log10 y): (slope, intercept). Expected slope of the
-    spread vs m: -1/2."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if ok.sum() < 2:
-        return math.nan, math.nan
-    slope, intercept = np.polyfit(np.log10(x[ok]), np.log10(y[ok]), 1)
-    return float(slope), float(intercept)

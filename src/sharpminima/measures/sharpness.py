@@ -26,77 +26,41 @@ Two spaces:
   A lives on the device (n * p floats: 0.6 GB for F1, 6 GB for C2/C4); only p-vectors cross to
   SciPy. The box needs A^+ x, computed through the p x p normal equations, never an n x n matrix.
 
-Design points, each a pitfall:
-- Maximizing by minimizing -f requires -grad f as the gradient: a version that returned +grad f
-  stalls in the line search at y = 0 and reports ~0 (seen in public code). ``lbfgsb_maximize`` owns
-  the sign flip so every caller gets it right.
-- One loss+gradient pass per evaluation (``jac=True``); the parameters are overwritten from
-  SciPy's vector before every pass, and the only reuse is SciPy's own: a point the solver asks for
-  twice in a row is answered from that same evaluation.
-- Only flat float64 NumPy vectors cross to SciPy; the float32 device <-> float64 host conversion is
-  done slice by slice (``params.flatten(out=...)``, ``params.assign_flat``) without concatenated
-  intermediate copies. SciPy's ``minimize`` wrapper itself costs ~2.4 us per parameter in Python
-  loops over the bounds, so by default its L-BFGS-B core is driven directly (``LBFGSB_ENGINE``,
-  bit-identical iterates). Outside time on F1 / 60k / CPU: ~2-5% (bench/sharpness_cost.py).
+Where things live, and design points:
+- The optimizers: ``lbfgs_box`` (the paper's L-BFGS-B, its sign flip and its SciPy driver) and
+  ``box_ascent`` (the second); the random subspace A: ``subspace``.
+- The parameters are overwritten from SciPy's vector before every pass. Only flat float64 NumPy
+  vectors cross to SciPy; the float32 device <-> float64 host conversion is done slice by slice
+  (``params.flatten(out=...)``, ``params.assign_flat``) without concatenated intermediate copies.
+  Outside time on F1 / 60k / CPU: ~2-5% (bench/sharpness_cost.py).
 - The model is restored bit for bit afterwards, also when the objective raises.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import scipy
 import torch
-from scipy.optimize import Bounds, minimize
 
-from sharpminima.measures.box_ascent import (DEFAULT_SIGN_STEP, SignAscent, checked_box,
-                                    sign_ascent_maximize)
 from sharpminima.data.splits import Split
+from sharpminima.measures.box_ascent import DEFAULT_SIGN_STEP, SignAscent, sign_ascent_maximize
+from sharpminima.measures.lbfgs_box import (LBFGSB_ENGINE, AtStart, BoxMax, FunAndGrad,
+                                            lbfgsb_maximize)
+from sharpminima.measures.subspace import (A_DISTRIBUTIONS, DEFAULT_A_DIST, pinv_coordinates,
+                                           random_basis)
 from sharpminima.nets.evaluate import loss_and_grad
 from sharpminima.nets.params import assign_flat, flatten, restored, trainable
 
-FunAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
-
-#: Distributions offered for the random subspace matrix A (n x p). The paper says only "a randomly
-#: generated n x p matrix"; public reimplementations differ and the choice sets the scale of
-#: Table 4, so it is declared and recorded with every result.
-A_DISTRIBUTIONS: dict[str, str] = {
-    "gaussian": "entries iid N(0, 1)",
-    "gaussian_unitcol": "entries iid N(0, 1), then every column scaled to unit Euclidean norm",
-    "uniform01": "entries iid U[0, 1) (an earlier public reimplementation)",
-    "unit_rows_pinv": "A^+ drawn p x n with iid U[-1, 1] entries, rows scaled to unit norm; "
-                      "A = pinv(A^+) (a later public reimplementation)",
-}
-
-#: Default: iid N(0, 1). Why: (1) it is the plain reading of "a randomly generated matrix"; (2) its
-#: column space is a uniformly random (rotation-invariant) p-dimensional subspace, which U[0, 1)
-#: is not (all its columns lean towards the all-ones direction); (3) it keeps the box's absolute
-#: term "+1" on the same scale as in the full space: a column of I and a column of N(0, 1) entries
-#: both move each touched coordinate by about eps, whereas unit-norm columns shrink the move per
-#: coordinate by sqrt(n) (about 1200 for F1) and make the subspace metric ~0 for every network.
-DEFAULT_A_DIST = "gaussian"
-
-#: L-BFGS-B stopping tolerances. SciPy's defaults (gtol 1e-5 on the projected gradient's largest
-#: entry, ftol 2.2e-9) are absolute/relative scales foreign to the metric: at a well-trained
-#: minimizer every gradient entry of the mean loss can be below 1e-5, and L-BFGS-B would then stop
-#: at iteration 0 and report a sharpness of exactly 0. With both at 0 the solver runs the paper's
-#: 10 iterations unless no ascent is possible (zero projected gradient, e.g. at a vertex of the box,
-#: or a failed line search); the message says which.
-LBFGSB_GTOL = 0.0
-LBFGSB_FTOL = 0.0
+__all__ = ["A_DISTRIBUTIONS", "DEFAULT_A_DIST", "DEFAULT_SECOND_MAXIMIZER", "LBFGSB_ENGINE",
+           "SECOND_MAXIMIZERS", "BoxMaxima", "Clock", "box_radius", "estimate_fields",
+           "lbfgsb_maximize", "maximize_box", "pinv_coordinates", "random_basis",
+           "second_maximize", "sharpness", "sharpness_value", "sharpness_with_basis"]
 
 #: Second maximizers of the box: "sign_ascent" (``box_ascent``), or "none" (the paper's only).
 SECOND_MAXIMIZERS = ("sign_ascent", "none")
 DEFAULT_SECOND_MAXIMIZER = "sign_ascent"
-
-#: Rows of A generated per step of the seeded CPU generator. Part of the map (seed -> A): changing
-#: it changes every A, so it is a constant, not an option.
-_GEN_ROWS = 1 << 16
-#: Rows per float64 block when accumulating A^T A and A^T x (~50 MB of device memory at p=100).
-_GRAM_ROWS = 1 << 16
 
 
 # ----------------------------------------------------------------------------------- the formula
@@ -111,162 +75,7 @@ def box_radius(center: np.ndarray, eps: float) -> np.ndarray:
     return eps * (np.abs(center) + 1.0)
 
 
-# ------------------------------------------------------------------------------------ the optimizer
-
-@dataclass
-class BoxMax:
-    """Outcome of one L-BFGS-B maximization over a box (in the optimizer's variable z)."""
-
-    f_start: float      # f at z0
-    f_max: float        # largest f seen at a feasible evaluated point (a lower bound on the max)
-    z_max: np.ndarray   # where f_max was seen
-    f_final: float      # f at L-BFGS-B's final iterate (equals f_max unless a probe overshot)
-    iterations: int
-    evaluations: int
-    message: str
-    success: bool
-    engine: str
-
-
-def _setulb_supported() -> bool:
-    """Whether SciPy's L-BFGS-B core can be driven directly (the C core of SciPy 1.15-1.17)."""
-    try:
-        from scipy.optimize import _lbfgsb  # noqa: F401
-        from scipy.optimize._lbfgsb_py import status_messages, task_messages  # noqa: F401
-    except ImportError:
-        return False
-    major, minor = (int(part) for part in scipy.__version__.split(".")[:2])
-    return (1, 15) <= (major, minor) <= (1, 17)
-
-
-#: How L-BFGS-B is run. "minimize": ``scipy.optimize.minimize(method="L-BFGS-B")``. "setulb": the
-#: same SciPy L-BFGS-B core (``scipy.optimize._lbfgsb.setulb``) driven by a 20-line loop here,
-#: because ``minimize`` converts the bounds with per-coordinate Python loops (about 2.4 us per
-#: parameter: 3.5 s for F1, 35 s for C2 per call, as long as a whole GPU pass budget). Both give
-#: bit-identical iterates (tests/test_sharpness.py checks it); "setulb" is used where the private
-#: core's calling convention is the one this code was written against, else "minimize".
-LBFGSB_ENGINE = "setulb" if _setulb_supported() else "minimize"
-#: L-BFGS-B memory (SciPy's default maxcor) and line-search steps per iteration (SciPy's maxls).
-LBFGSB_MEMORY = 10
-LBFGSB_MAXLS = 20
-
-
-def _solve_minimize(fun: FunAndGrad, z0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                    iters: int, gtol: float, ftol: float) -> tuple[float, int, str, bool]:
-    """Minimize with the public API; returns (final f, iterations, message, success)."""
-    res = minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=Bounds(lower, upper),
-                   options={"maxiter": int(iters), "gtol": gtol, "ftol": ftol,
-                            "maxcor": LBFGSB_MEMORY, "maxls": LBFGSB_MAXLS})
-    return float(res.fun), int(res.nit), str(res.message), bool(res.success)
-
-
-def _solve_setulb(fun: FunAndGrad, z0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                  iters: int, gtol: float, ftol: float) -> tuple[float, int, str, bool]:
-    """Minimize by reverse communication with SciPy's L-BFGS-B core (every bound finite).
-
-    The core returns with task FG when it wants f and g at x (updated in place), NEW_X after each
-    iteration (where the iteration limit is enforced, as ``minimize`` does), else when done.
-    """
-    from scipy.optimize import _lbfgsb
-    from scipy.optimize._lbfgsb_py import status_messages, task_messages
-
-    n, m = z0.size, LBFGSB_MEMORY
-    x = z0.copy()
-    f, g = 0.0, np.zeros(n)
-    bound_kind = np.full(n, 2, dtype=np.int32)  # 2: both bounds active
-    work = np.zeros(2 * m * n + 5 * n + 11 * m * m + 8 * m)
-    iwork = np.zeros(3 * n, dtype=np.int32)
-    task, ln_task = np.zeros(2, dtype=np.int32), np.zeros(2, dtype=np.int32)
-    lsave, isave, dsave = (np.zeros(4, dtype=np.int32), np.zeros(44, dtype=np.int32),
-                           np.zeros(29))
-    factr = ftol / np.finfo(float).eps
-    iterations = 0
-    last_x = last_f = last_g = None
-    while True:
-        g = g.copy()  # the core may write into g; keep the last evaluation's gradient intact
-        _lbfgsb.setulb(m, x, lower, upper, bound_kind, f, g, factr, gtol, work, iwork, task,
-                       lsave, isave, dsave, LBFGSB_MAXLS, ln_task)
-        if task[0] == 3:  # FG
-            if last_x is None or not np.array_equal(x, last_x):
-                # a new point (the core re-requests the current one after a restart: like
-                # minimize's memoization, answer that from the last evaluation, not a new pass)
-                last_x = x.copy()
-                last_f, last_g = fun(last_x)
-                last_g = np.ascontiguousarray(last_g, dtype=np.float64)
-            f, g = last_f, last_g
-        elif task[0] == 1:  # NEW_X
-            iterations += 1
-            if iterations >= iters:
-                task[0], task[1] = 5, 504  # STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT
-        else:
-            break
-    message = f"{status_messages[int(task[0])]}: {task_messages[int(task[1])]}"
-    return float(f), iterations, message, bool(task[0] == 4)
-
-
-def lbfgsb_maximize(fun_and_grad: FunAndGrad, z0: np.ndarray, lower: np.ndarray,
-                    upper: np.ndarray, iters: int = 10, gtol: float = LBFGSB_GTOL,
-                    ftol: float = LBFGSB_FTOL, engine: str | None = None) -> BoxMax:
-    """Maximize f over the box [lower, upper] with SciPy's L-BFGS-B, starting at z0.
-
-    SciPy minimizes, so it is handed (-f, -grad f); the sign flip lives here and only here. The
-    callable must return a fresh float64 gradient array each time (it is negated into a new array,
-    never mutated). Every evaluation is a feasible point (L-BFGS-B projects onto the box), so the
-    best value seen is a valid lower bound of the true maximum; it is tracked because it is free.
-    f(z0) comes from SciPy's first evaluation, which is at z0 (z0 lies in the box): no extra pass.
-    ``engine``: "setulb" or "minimize" (see ``LBFGSB_ENGINE``, the default).
-    """
-    engine = LBFGSB_ENGINE if engine is None else engine
-    solvers = {"minimize": _solve_minimize, "setulb": _solve_setulb}
-    if engine not in solvers:
-        raise ValueError(f"engine must be one of {sorted(solvers)}, not {engine!r}")
-    z0, lower, upper = checked_box(z0, lower, upper)
-    state: dict = {"f_start": None, "f_max": -np.inf, "z_max": z0.copy(), "n": 0}
-
-    def negated(z: np.ndarray) -> tuple[float, np.ndarray]:
-        f, g = fun_and_grad(z)
-        f = float(f)
-        state["n"] += 1
-        if state["f_start"] is None and np.array_equal(z, z0):
-            state["f_start"] = f
-        if f > state["f_max"] and np.all(z >= lower) and np.all(z <= upper):
-            state["f_max"], state["z_max"] = f, np.array(z, dtype=np.float64, copy=True)
-        return -f, np.negative(np.asarray(g, dtype=np.float64))
-
-    f_final, iterations, message, success = solvers[engine](negated, z0, lower, upper, iters,
-                                                            gtol, ftol)
-    if state["f_start"] is None:  # SciPy did not start exactly at z0: measure it
-        state["f_start"] = float(fun_and_grad(z0)[0])
-        state["n"] += 1
-    return BoxMax(f_start=state["f_start"], f_max=state["f_max"], z_max=state["z_max"],
-                  f_final=-f_final, iterations=iterations, evaluations=state["n"],
-                  message=message, success=success, engine=engine)
-
-
-# ------------------------------------------------------------------------ the second maximizer
-
-class _AtStart:
-    """Wraps the objective and keeps (f, grad f) of its first evaluation at z0.
-
-    L-BFGS-B's first evaluation is at z0; the second maximizer starts from it, and the gradient
-    norm and first-order metric come from it, at no extra pass.
-    """
-
-    def __init__(self, fun: FunAndGrad, z0: np.ndarray) -> None:
-        self.fun, self.z0 = fun, z0
-        self.value: tuple[float, np.ndarray] | None = None
-
-    def __call__(self, z: np.ndarray) -> tuple[float, np.ndarray]:
-        f, g = self.fun(z)
-        if self.value is None and np.array_equal(z, self.z0):
-            self.value = (float(f), np.array(g, dtype=np.float64, copy=True))
-        return f, g
-
-    def get(self) -> tuple[float, np.ndarray]:
-        if self.value is None:  # nobody evaluated z0 exactly: one pass to measure it
-            self(self.z0.copy())
-        return self.value
-
+# ----------------------------------------------------------------------- the box's two maximizers
 
 def second_maximize(fun_and_grad: FunAndGrad, z0: np.ndarray, lower: np.ndarray,
                     upper: np.ndarray, start: tuple[float, np.ndarray], second: str,
@@ -279,157 +88,7 @@ def second_maximize(fun_and_grad: FunAndGrad, z0: np.ndarray, lower: np.ndarray,
     return sign_ascent_maximize(fun_and_grad, z0, lower, upper, steps, step, start=start)
 
 
-def _estimate_fields(first: BoxMax, second: SignAscent | None, second_name: str, steps: int,
-                     step: float, start_grad: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                     grad_norm: float) -> dict:
-    """The record's fields on the second maximizer, the best of both, and the gradient at x."""
-    f_x = first.f_start
-    f_second = None if second is None else second.f_max
-    f_best = first.f_max if second is None else max(first.f_max, second.f_max)
-    gain = float(np.sum(0.5 * (upper - lower) * np.abs(start_grad)))
-    return {
-        "sharpness_sign_ascent": None if second is None else sharpness_value(f_x, f_second),
-        "sharpness_best": sharpness_value(f_x, f_best),
-        "best_maximizer": ("lbfgsb" if second is None or first.f_max >= second.f_max
-                           else "sign_ascent"),
-        "f_max_sign_ascent": f_second, "f_max_best": f_best,
-        "grad_norm": float(grad_norm),
-        "grad_norm_box": float(np.linalg.norm(start_grad)),
-        "sharpness_first_order": gain / (1.0 + f_x) * 100.0,
-        "second_maximizer": second_name,
-        "sign_ascent_step": None if second is None else float(step),
-        "sign_ascent_max_steps": None if second is None else int(steps),
-        "sign_ascent_steps": None if second is None else second.steps,
-        "sign_ascent_step_of_max": None if second is None else second.step_of_max,
-        "sign_ascent_message": None if second is None else second.message,
-    }
-
-
-# ---------------------------------------------------------------------------- the random subspace
-
-def random_basis(n: int, dim: int, dist: str = DEFAULT_A_DIST, seed: int = 0,
-                 device: str | torch.device = "cpu",
-                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """The n x dim matrix A of the random-subspace metric, regenerable from (dist, seed, n, dim).
-
-    Drawn on the CPU with a seeded ``torch.Generator`` in float32, in fixed row blocks, and moved
-    block by block to ``device``: the same seed gives the same A on any device, and host memory
-    stays bounded for 15M-parameter networks.
-    """
-    if dist not in A_DISTRIBUTIONS:
-        raise ValueError(f"unknown a_dist {dist!r}; choose one of {sorted(A_DISTRIBUTIONS)}")
-    if dim > n:
-        raise ValueError(f"subspace dimension {dim} exceeds the number of parameters {n}")
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    A = torch.empty(n, dim, dtype=dtype, device=device)
-    for start in range(0, n, _GEN_ROWS):
-        rows = min(_GEN_ROWS, n - start)
-        if dist in ("gaussian", "gaussian_unitcol"):
-            block = torch.randn(rows, dim, generator=gen, dtype=torch.float32)
-        elif dist == "uniform01":
-            block = torch.rand(rows, dim, generator=gen, dtype=torch.float32)
-        else:  # unit_rows_pinv: this is B^T, B = A^+ with rows in U[-1, 1]
-            block = torch.rand(rows, dim, generator=gen, dtype=torch.float32).mul_(2).sub_(1)
-        A[start:start + rows].copy_(block)
-    if dist in ("gaussian_unitcol", "unit_rows_pinv"):
-        gram, _ = _gram(A)
-        A.div_(gram.diagonal().sqrt().to(dtype))
-    if dist == "unit_rows_pinv":
-        # pinv(B) = B^T (B B^T)^-1 for a full-row-rank B; B^T is what A holds now.
-        gram, _ = _gram(A)
-        inv = torch.linalg.inv(gram)
-        for start in range(0, n, _GRAM_ROWS):
-            rows = A[start:start + _GRAM_ROWS]
-            rows.copy_(rows.double() @ inv)
-    return A
-
-
-def _gram(A: torch.Tensor,
-          x: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A^T A and A^T x in float64, accumulated over row blocks (no float64 copy of all of A)."""
-    p = A.shape[1]
-    gram = torch.zeros(p, p, dtype=torch.float64, device=A.device)
-    rhs = None if x is None else torch.zeros(p, dtype=torch.float64, device=A.device)
-    for start in range(0, A.shape[0], _GRAM_ROWS):
-        block = A[start:start + _GRAM_ROWS].double()
-        gram += block.T @ block
-        if rhs is not None:
-            rhs += block.T @ x[start:start + _GRAM_ROWS].to(torch.float64)
-    return gram, rhs
-
-
-def pinv_coordinates(A: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """A^+ x (float64, length p) for a full-column-rank n x p matrix A, without any n x n matrix.
-
-    A^+ = (A^T A)^-1 A^T, so A^+ x solves the p x p system (A^T A) c = A^T x. The normal equations
-    square A's condition number; for the random matrices used here cond(A) is at most ~sqrt(3p)
-    (U[0, 1) entries), so float64 keeps ~13 correct digits, far beyond what the box needs.
-    """
-    gram, rhs = _gram(A, x)
-    if torch.linalg.matrix_rank(gram) < A.shape[1]:
-        raise ValueError("A does not have full column rank")
-    return torch.linalg.solve(gram, rhs)
-
-
-# ------------------------------------------------------------------- generic (network-free) entry
-
-def maximize_in_box(fun_and_grad: FunAndGrad, x0: np.ndarray, A: np.ndarray | None, eps: float,
-                    iters: int = 10, engine: str | None = None,
-                    second: str = DEFAULT_SECOND_MAXIMIZER, sign_steps: int | None = None,
-                    sign_step: float = DEFAULT_SIGN_STEP) -> dict:
-    """Metric 2.1 for any objective f: R^n -> R given as flat float64 x -> (f, grad f).
-
-    Runs the same optimizers, sign convention and bounds code as ``sharpness``; used by the
-    closed-form tests. A = None is the full space (optimize over x in x0 +- eps(|x0| + 1));
-    otherwise optimize y in the box built from A^+ x0, evaluating f(x0 + A y), gradient A^T grad f.
-    Returns the metric (L-BFGS-B), f(x0), the best f, its point x_max (and y_max), the solver's
-    counters, and the second maximizer's fields (``sign_steps`` defaults to ``iters``; its points
-    are x_max_sign_ascent, y_max_sign_ascent).
-    """
-    x0 = np.ascontiguousarray(x0, dtype=np.float64)
-    at_x: dict = {}
-    if A is None:
-        radius = box_radius(x0, eps)
-        fun, z0, lower, upper = fun_and_grad, x0, x0 - radius, x0 + radius
-    else:
-        A = np.ascontiguousarray(A, dtype=np.float64)
-        coords = pinv_coordinates(torch.from_numpy(A), torch.from_numpy(x0)).numpy()
-        radius = box_radius(coords, eps)
-
-        def fun(y: np.ndarray) -> tuple[float, np.ndarray]:
-            f, g = fun_and_grad(x0 + A @ y)
-            if "grad_norm" not in at_x and not y.any():
-                at_x["grad_norm"] = float(np.linalg.norm(g))
-            return f, A.T @ g
-
-        z0, lower, upper = np.zeros(A.shape[1]), -radius, radius
-    start = _AtStart(fun, z0)
-    out = lbfgsb_maximize(start, z0, lower, upper, iters, engine=engine)
-    steps = iters if sign_steps is None else sign_steps
-    f_start, g_start = start.get()
-    sa = second_maximize(fun, z0, lower, upper, (f_start, g_start), second, steps, sign_step)
-
-    def point(z: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if z is None:
-            return None, None
-        return (z, None) if A is None else (x0 + A @ z, z)
-
-    x_max, y_max = point(out.z_max)
-    x_sa, y_sa = point(None if sa is None else sa.z_max)
-    grad_norm = at_x.get("grad_norm", float(np.linalg.norm(g_start)))
-    return {"sharpness": sharpness_value(out.f_start, out.f_max), "f_x": out.f_start,
-            "f_max": out.f_max, "f_final": out.f_final, "x_max": x_max, "y_max": y_max,
-            "iterations": out.iterations, "evaluations": out.evaluations,
-            "lbfgsb_message": out.message, "lbfgsb_engine": out.engine,
-            **_estimate_fields(out, sa, second, steps, sign_step, g_start, lower, upper,
-                               grad_norm),
-            "sign_ascent_evaluations": None if sa is None else sa.evaluations,
-            "x_max_sign_ascent": x_sa, "y_max_sign_ascent": y_sa}
-
-
-# --------------------------------------------------------------------------------- networks
-
-class _Clock:
+class Clock:
     """Counts loss+gradient passes and splits the time: passes, callback transfers, SciPy."""
 
     def __init__(self) -> None:
@@ -456,6 +115,107 @@ class _Clock:
         return f, grads
 
 
+@dataclass
+class BoxMaxima:
+    """Both maximizers' outcomes over one box, the start's evaluation, and the time split."""
+
+    lbfgsb: BoxMax
+    second: SignAscent | None
+    f_start: float              # f at z0 (L-BFGS-B's first evaluation)
+    g_start: np.ndarray         # grad f at z0, in the optimizer's variable
+    lbfgsb_wall_s: float
+    second_wall_s: float
+    lbfgsb_passes: int          # the clock's passes when L-BFGS-B was done
+    lbfgsb_callback_s: float    # the clock's callback time when L-BFGS-B was done
+
+
+def maximize_box(fun: FunAndGrad, z0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                 iters: int, engine: str | None, second: str, steps: int,
+                 sign_step: float = DEFAULT_SIGN_STEP, clock: Clock | None = None) -> BoxMaxima:
+    """L-BFGS-B (``iters`` iterations) from z0, then the second maximizer from its first
+    evaluation; every evaluation goes through ``clock`` (a fresh one when None)."""
+    clock = Clock() if clock is None else clock
+    timed = clock.timed(fun)
+    start = AtStart(timed, z0)
+    optimizer = time.perf_counter()
+    out = lbfgsb_maximize(start, z0, lower, upper, iters, engine=engine)
+    f_start, g_start = start.get()
+    optimizer = time.perf_counter() - optimizer
+    lbfgsb_passes, lbfgsb_callback = clock.passes, clock.in_callback
+    ascent = time.perf_counter()
+    sa = second_maximize(timed, z0, lower, upper, (f_start, g_start), second, steps, sign_step)
+    ascent = time.perf_counter() - ascent
+    return BoxMaxima(out, sa, f_start, g_start, optimizer, ascent, lbfgsb_passes,
+                     lbfgsb_callback)
+
+
+def estimate_fields(m: BoxMaxima, second_name: str, steps: int, step: float, lower: np.ndarray,
+                    upper: np.ndarray, grad_norm: float) -> dict:
+    """The record's fields on the second maximizer, the best of both, and the gradient at x."""
+    first, second, start_grad = m.lbfgsb, m.second, m.g_start
+    f_x = first.f_start
+    f_second = None if second is None else second.f_max
+    f_best = first.f_max if second is None else max(first.f_max, second.f_max)
+    gain = float(np.sum(0.5 * (upper - lower) * np.abs(start_grad)))
+    return {
+        "sharpness_sign_ascent": None if second is None else sharpness_value(f_x, f_second),
+        "sharpness_best": sharpness_value(f_x, f_best),
+        "best_maximizer": ("lbfgsb" if second is None or first.f_max >= second.f_max
+                           else "sign_ascent"),
+        "f_max_sign_ascent": f_second, "f_max_best": f_best,
+        "grad_norm": float(grad_norm),
+        "grad_norm_box": float(np.linalg.norm(start_grad)),
+        "sharpness_first_order": gain / (1.0 + f_x) * 100.0,
+        "second_maximizer": second_name,
+        "sign_ascent_step": None if second is None else float(step),
+        "sign_ascent_max_steps": None if second is None else int(steps),
+        "sign_ascent_steps": None if second is None else second.steps,
+        "sign_ascent_step_of_max": None if second is None else second.step_of_max,
+        "sign_ascent_message": None if second is None else second.message,
+    }
+
+
+# --------------------------------------------------------------------------------- networks
+
+def _full_space(model: torch.nn.Module, split: Split, chunk: int, params: list[torch.Tensor],
+                n: int, clock: Clock, eps: float):
+    """The objective over x itself (A = I) and its box: (fun, z0, lower, upper)."""
+    x_host = flatten(params, out=torch.empty(n, dtype=torch.float64)).numpy()
+
+    def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
+        assign_flat(params, torch.from_numpy(z))
+        f, grads = clock.loss_and_grad(model, split, chunk, params)
+        g = np.empty(n, dtype=np.float64)
+        flatten(grads, out=torch.from_numpy(g))
+        return f, g
+
+    radius = box_radius(x_host, eps)
+    return fun, x_host, x_host - radius, x_host + radius
+
+
+def _subspace(model: torch.nn.Module, split: Split, chunk: int, params: list[torch.Tensor],
+              n: int, clock: Clock, eps: float, A: torch.Tensor, at_x: dict):
+    """The objective over y, f(x + A y) with gradient A^T grad f, and its box built from A^+ x:
+    (fun, z0, lower, upper). |grad f(x)| in parameter space goes to at_x["grad_norm"]."""
+    if A.shape[0] != n:
+        raise ValueError(f"A has {A.shape[0]} rows, the model {n} trainable parameters")
+    x_dev = flatten(params)
+    A = A.to(device=x_dev.device, dtype=x_dev.dtype)
+    grad_buf = torch.empty_like(x_dev)
+
+    def fun(y: np.ndarray) -> tuple[float, np.ndarray]:
+        y_dev = torch.from_numpy(y).to(device=A.device, dtype=A.dtype)
+        assign_flat(params, torch.addmv(x_dev, A, y_dev))
+        f, grads = clock.loss_and_grad(model, split, chunk, params)
+        flatten(grads, out=grad_buf)
+        if "grad_norm" not in at_x and not y.any():  # at x itself
+            at_x["grad_norm"] = float(torch.linalg.vector_norm(grad_buf, dtype=torch.float64))
+        return f, (A.T @ grad_buf).to(device="cpu", dtype=torch.float64).numpy()
+
+    radius = box_radius(pinv_coordinates(A, x_dev).cpu().numpy(), eps)
+    return fun, np.zeros(A.shape[1]), -radius, radius
+
+
 def sharpness_with_basis(model: torch.nn.Module, split: Split, eps: float,
                          A: torch.Tensor | None = None, iters: int = 10,
                          chunk: int = 5000, engine: str | None = None,
@@ -473,52 +233,18 @@ def sharpness_with_basis(model: torch.nn.Module, split: Split, eps: float,
     wall = time.perf_counter()
     params = trainable(model)
     n = sum(p.numel() for p in params)
-    clock = _Clock()
+    clock = Clock()
     at_x: dict = {}
     with restored(model):
-        x_host = flatten(params, out=torch.empty(n, dtype=torch.float64)).numpy()
         if A is None:
-            def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
-                assign_flat(params, torch.from_numpy(z))
-                f, grads = clock.loss_and_grad(model, split, chunk, params)
-                g = np.empty(n, dtype=np.float64)
-                flatten(grads, out=torch.from_numpy(g))
-                return f, g
-
-            radius = box_radius(x_host, eps)
-            lower, upper, z0 = x_host - radius, x_host + radius, x_host
+            fun, z0, lower, upper = _full_space(model, split, chunk, params, n, clock, eps)
         else:
-            if A.shape[0] != n:
-                raise ValueError(f"A has {A.shape[0]} rows, the model {n} trainable parameters")
-            x_dev = flatten(params)
-            A = A.to(device=x_dev.device, dtype=x_dev.dtype)
-            grad_buf = torch.empty_like(x_dev)
-
-            def fun(y: np.ndarray) -> tuple[float, np.ndarray]:
-                y_dev = torch.from_numpy(y).to(device=A.device, dtype=A.dtype)
-                assign_flat(params, torch.addmv(x_dev, A, y_dev))
-                f, grads = clock.loss_and_grad(model, split, chunk, params)
-                flatten(grads, out=grad_buf)
-                if "grad_norm" not in at_x and not y.any():  # at x itself
-                    at_x["grad_norm"] = float(torch.linalg.vector_norm(grad_buf,
-                                                                       dtype=torch.float64))
-                return f, (A.T @ grad_buf).to(device="cpu", dtype=torch.float64).numpy()
-
-            radius = box_radius(pinv_coordinates(A, x_dev).cpu().numpy(), eps)
-            lower, upper, z0 = -radius, radius, np.zeros(A.shape[1])
-        timed = clock.timed(fun)
-        start = _AtStart(timed, z0)
-        optimizer = time.perf_counter()
-        out = lbfgsb_maximize(start, z0, lower, upper, iters, engine=engine)
-        f_start, g_start = start.get()
-        optimizer = time.perf_counter() - optimizer
-        lbfgsb_passes, lbfgsb_callback = clock.passes, clock.in_callback
-        ascent = time.perf_counter()
-        sa = second_maximize(timed, z0, lower, upper, (f_start, g_start), second, steps,
-                             sign_step)
-        ascent = time.perf_counter() - ascent
+            fun, z0, lower, upper = _subspace(model, split, chunk, params, n, clock, eps, A, at_x)
+        m = maximize_box(fun, z0, lower, upper, iters, engine, second, steps, sign_step, clock)
     wall = time.perf_counter() - wall
-    grad_norm = at_x.get("grad_norm", float(np.linalg.norm(g_start)))
+    out, optimizer, ascent = m.lbfgsb, m.lbfgsb_wall_s, m.second_wall_s
+    lbfgsb_passes, lbfgsb_callback = m.lbfgsb_passes, m.lbfgsb_callback_s
+    grad_norm = at_x.get("grad_norm", float(np.linalg.norm(m.g_start)))
     return {
         "sharpness": sharpness_value(out.f_start, out.f_max),
         "f_x": out.f_start, "f_max": out.f_max, "f_final": out.f_final,
@@ -539,9 +265,9 @@ def sharpness_with_basis(model: torch.nn.Module, split: Split, eps: float,
         "time_setup_s": wall - optimizer - ascent,
         "lbfgsb_message": out.message, "lbfgsb_success": out.success, "lbfgsb_engine": out.engine,
         "lbfgsb_passes": lbfgsb_passes, "lbfgsb_wall_s": optimizer,
-        **_estimate_fields(out, sa, second, steps, sign_step, g_start, lower, upper, grad_norm),
+        **estimate_fields(m, second, steps, sign_step, lower, upper, grad_norm),
         "sign_ascent_passes": clock.passes - lbfgsb_passes,
-        "sign_ascent_wall_s": None if sa is None else ascent,
+        "sign_ascent_wall_s": None if m.second is None else ascent,
     }
 
 

@@ -24,10 +24,11 @@ How, and why each seed's result is the one it would get alone (tests/test_multis
   the masks the single-seed loop draws from the global generator, so dropout nets are equal to
   their single-seed runs in distribution only; F1 and F2 (no dropout) are equal step for step up
   to float rounding (batched vs single matmul kernels: ~1e-6 relative after a few steps on CPU).
-- Stopping rule: each seed is evaluated after each epoch with the regular ``evaluate.evaluate``
-  on a plain module holding its parameters, and keeps the same (best, wait) state as ``train``;
-  a seed that stops keeps the snapshot taken at its stopping epoch while the others continue
-  (its slice keeps being updated, at no extra launches, but is no longer read).
+- Stopping rule: each seed can be evaluated after each epoch with the regular
+  ``evaluate.evaluate`` on a plain module holding its parameters (``MultiSeed.evaluate``) and
+  given its own ``stopping.Stopping``, the rule of ``train``; a seed that stops keeps the snapshot
+  taken at its stopping epoch (``state_dict``) while the others continue (its slice keeps being
+  updated, at no extra launches, but is no longer read). tests/multiseed_helpers.py drives it so.
 Not supported (errors): remedies, train_chunk (gradient accumulation), speed options, resuming.
 Not wired into the Snakemake rules (one job per seed keeps the DAG, logs and reruns per seed);
 use it from Python or through the benchmark (bench/run.py measures its gain over sequential).
@@ -36,7 +37,6 @@ use it from Python or through the benchmark (bench/run.py measures its gain over
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Sequence
 
 import torch
@@ -46,7 +46,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from sharpminima.nets import models
 from sharpminima.data.splits import Dataset, Split
 from sharpminima.nets.evaluate import evaluate
-from sharpminima.training.train import TrainSpec, epoch_permutation
+from sharpminima.training.train import epoch_permutation
 
 Builder = Callable[[int], torch.nn.Module]
 
@@ -126,56 +126,3 @@ class MultiSeed:
 
     def evaluate(self, i: int, split: Split, chunk: int) -> tuple[float, float]:
         return evaluate(self.model(i), split, chunk)
-
-
-def train_seeds(spec: TrainSpec, seeds: Sequence[int], data: Dataset,
-                device: torch.device | str = "cpu", build: Builder | None = None,
-                log: Callable[[str], None] = lambda s: None) -> list[dict]:
-    """Train `spec` for every seed at once; per seed: history, status and final state_dict.
-
-    Mirrors ``train.train`` (stopping rule, per-epoch evaluation on the training and test sets),
-    without checkpoints or files. ``spec.seed`` is ignored (the seeds are given).
-    """
-    if spec.remedy or spec.train_chunk or getattr(spec, "speed", None):
-        raise ValueError("multi-seed training supports plain Adam runs only "
-                         "(no remedy, train_chunk or speed options)")
-    n = len(data.train)
-    batch = spec.resolve_batch(n)
-    ms = MultiSeed(seeds, data, batch, net=spec.net, build=build, lr=spec.lr, betas=spec.betas,
-                   adam_eps=spec.adam_eps, bn=spec.bn, device=device)
-    state = [{"seed": s, "history": [], "best": math.inf, "wait": 0, "status": "max_epochs",
-              "state_dict": None, "active": True} for s in ms.seeds]
-    for epoch in range(1, spec.max_epochs + 1):
-        running = ms.train_epoch(epoch).tolist()
-        for i, st in enumerate(state):
-            if not st["active"]:
-                continue
-            train_loss, train_acc = ms.evaluate(i, data.train, spec.eval_chunk)
-            test_loss, test_acc = ms.evaluate(i, data.test, spec.eval_chunk)
-            st["history"].append({"epoch": epoch, "batch_size": batch,
-                                  "minibatch_loss": running[i], "train_loss": train_loss,
-                                  "train_acc": train_acc, "test_loss": test_loss,
-                                  "test_acc": test_acc})
-            stop = None
-            if not math.isfinite(train_loss) or not math.isfinite(running[i]):
-                stop = "diverged"
-            else:
-                if train_loss < st["best"] * (1 - spec.min_delta):
-                    st["best"], st["wait"] = train_loss, 0
-                else:
-                    st["wait"] += 1
-                if spec.patience is not None and st["wait"] >= spec.patience:
-                    stop = "converged"
-            if stop:
-                st.update(status=stop, active=False, state_dict=ms.state_dict(i))
-                log(f"seed {st['seed']}: {stop} at epoch {epoch}")
-        if not any(st["active"] for st in state):
-            break
-    for i, st in enumerate(state):
-        if st["state_dict"] is None:
-            st["state_dict"] = ms.state_dict(i)
-        st.pop("active")
-        st.pop("best")
-        st.pop("wait")
-        st["epochs"] = len(st["history"])
-    return state

@@ -21,8 +21,9 @@ import pandas as pd
 import torch
 
 from sharpminima.nets import models
-from sharpminima.core import provenance
+from sharpminima.core import layout, provenance
 from sharpminima.training import remedies, resume
+from sharpminima.training.stopping import DIVERGED, Stopping
 from sharpminima.training import speed as speedopts
 from sharpminima.core.atomic import atomic_path, write_json
 from sharpminima.data.splits import Dataset
@@ -153,10 +154,56 @@ def iterate_path(out_dir: Path, epoch: int) -> Path:
 def _publish_iterates(out_dir: Path) -> None:
     staged = Path(out_dir) / ".iterates-partial"
     if staged.is_dir():
-        (Path(out_dir) / "iterates").mkdir(exist_ok=True)
+        (Path(out_dir) / layout.ITERATES).mkdir(exist_ok=True)
         for f in sorted(staged.glob("epoch*.pt")):
-            f.replace(Path(out_dir) / "iterates" / f.name)
+            f.replace(Path(out_dir) / layout.ITERATES / f.name)
         staged.rmdir()
+
+
+def _build(spec: TrainSpec, data: Dataset, device: torch.device,
+           log: Callable[[str], None]) -> tuple[torch.nn.Module, torch.optim.Adam]:
+    """The run's model at x0 (seeded, or warm-started from init_from) and its Adam."""
+    model = models.build(spec.net, data.input_shape, data.num_classes, bn=spec.bn,
+                         seed=spec.seed).to(device)
+    if spec.init_from:  # warm start: x0 is a saved model or iterate (Adam's state starts fresh)
+        model.load_state_dict(load_state(spec.init_from, device))
+    speedopts.prepare_model(model, spec.speed, device, log)  # no-op when no speed option is set
+    opt = torch.optim.Adam(model.parameters(), lr=spec.lr, betas=spec.betas, eps=spec.adam_eps)
+    return model, opt
+
+
+class _ResumeFile:
+    """The run's resume.pt: the state it resumes from, and the checkpoint after every epoch."""
+
+    def __init__(self, spec: TrainSpec, data: Dataset, out_dir: Path) -> None:
+        self.out_dir, self.path = out_dir, out_dir / "resume.pt"
+        self.spec, self.fingerprint = resume.spec_json(spec), resume.data_fingerprint(data)
+
+    def restore(self, spec: TrainSpec, model, opt,
+                log: Callable[[str], None]) -> tuple[list, Stopping, int]:
+        """(history, stopping state, first epoch to run): the checkpoint's, else a fresh start.
+        A checkpoint of another spec or other data is discarded (resume.load)."""
+        ck = resume.load(self.path, self.spec, self.fingerprint, log)
+        if ck is None:
+            return [], Stopping.of(spec), 1
+        history, best, wait, start = resume.restore(ck, model, opt)
+        log(f"resuming {self.out_dir} after epoch {ck['epoch']}")
+        return history, Stopping.of(spec, best, wait), start
+
+    def save(self, model, opt, epoch: int, history: list, stop: Stopping) -> None:
+        with atomic_path(self.path) as tmp:
+            torch.save(resume.checkpoint(model, opt, epoch, history, stop.best, stop.wait,
+                                         self.spec, self.fingerprint), tmp)
+
+
+def _evaluated_row(spec: TrainSpec, data: Dataset, model, epoch: int, batch: int, lr: float,
+                   minibatch_loss: float, t0: float) -> dict:
+    """A history row: the model evaluated on the training and test sets after `epoch`."""
+    train_loss, train_acc = evaluate(model, data.train, spec.eval_chunk)
+    test_loss, test_acc = evaluate(model, data.test, spec.eval_chunk)
+    return {"epoch": epoch, "batch_size": batch, "lr": lr, "minibatch_loss": minibatch_loss,
+            "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+            "test_acc": test_acc, "epoch_s": time.perf_counter() - t0}
 
 
 def _start_point(spec: TrainSpec, data: Dataset, model, history: list, batch: int, out_dir: Path,
@@ -166,15 +213,10 @@ def _start_point(spec: TrainSpec, data: Dataset, model, history: list, batch: in
     if 0 in spec.save_epochs:
         _save(model, spec, data, iterate_path(out_dir, 0))
     if spec.init_from:
-        t0 = time.perf_counter()
-        train_loss, train_acc = evaluate(model, data.train, spec.eval_chunk)
-        test_loss, test_acc = evaluate(model, data.test, spec.eval_chunk)
-        history.append({"epoch": 0, "batch_size": batch, "lr": spec.lr,
-                        "minibatch_loss": math.nan, "train_loss": train_loss,
-                        "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc,
-                        "epoch_s": time.perf_counter() - t0})
-        log(f"start from {spec.init_from}: train loss {train_loss:.4f} acc {train_acc:.4f}"
-            f"  test loss {test_loss:.4f} acc {test_acc:.4f}")
+        row = _evaluated_row(spec, data, model, 0, batch, spec.lr, math.nan, time.perf_counter())
+        history.append(row)
+        log(f"start from {spec.init_from}: train loss {row['train_loss']:.4f} acc "
+            f"{row['train_acc']:.4f}  test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}")
 
 
 def _set_batch(step: remedies.Step, batch: int, n: int, log: Callable[[str], None]) -> int:
@@ -186,27 +228,38 @@ def _set_batch(step: remedies.Step, batch: int, n: int, log: Callable[[str], Non
     return batch
 
 
+def _epoch(spec: TrainSpec, data: Dataset, model, opt, step: remedies.Step, batch: int,
+           epoch: int, device: torch.device,
+           epoch_columns: Callable[[torch.nn.Module, int], dict] | None) -> dict:
+    """Train one epoch and evaluate; returns its history row (with the caller's columns)."""
+    t0 = time.perf_counter()
+    with speedopts.training(spec.speed, device):  # TF32 / bf16 autocast: training steps only
+        running = train_epoch(model, opt, data, batch,
+                              epoch_permutation(len(data.train), spec.seed, epoch),
+                              spec.train_chunk, step, epoch)
+    row = _evaluated_row(spec, data, model, epoch, batch, opt.param_groups[0]["lr"], running, t0)
+    if epoch_columns:  # measurements at this epoch's end (e.g. B_simple), passed in by the caller
+        row.update(epoch_columns(model, epoch))
+    return row
+
+
+def _stop_message(status: str, epoch: int, spec: TrainSpec, stop: Stopping) -> str:
+    if status == DIVERGED:
+        return f"diverged at epoch {epoch}: non-finite loss; stopping"
+    return f"train loss has not improved by {spec.min_delta:.0%} for {stop.wait} epochs: stop"
+
+
 def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
           log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
           on_epoch_end: Callable[[int], None] | None = None,
           epoch_columns: Callable[[torch.nn.Module, int], dict] | None = None) -> dict:
     """Train, writing model.pt, history.csv and metrics.json in out_dir; resume if interrupted."""
     out_dir = Path(out_dir)
-    resume_path = out_dir / "resume.pt"
     n = len(data.train)
     batch = spec.resolve_batch(n)
-    model = models.build(spec.net, data.input_shape, data.num_classes, bn=spec.bn,
-                         seed=spec.seed).to(device)
-    if spec.init_from:  # warm start: x0 is a saved model or iterate (Adam's state starts fresh)
-        model.load_state_dict(load_state(spec.init_from, device))
-    speedopts.prepare_model(model, spec.speed, device, log)  # no-op when no speed option is set
-    opt = torch.optim.Adam(model.parameters(), lr=spec.lr, betas=spec.betas, eps=spec.adam_eps)
-    history, best, wait, start = [], math.inf, 0, 1
-    run_spec, fingerprint = resume.spec_json(spec), resume.data_fingerprint(data)
-    ck = resume.load(resume_path, run_spec, fingerprint, log)  # None: none, or another run's
-    if ck is not None:
-        history, best, wait, start = resume.restore(ck, model, opt)
-        log(f"resuming {out_dir} after epoch {ck['epoch']}")
+    model, opt = _build(spec, data, device, log)
+    checkpoints = _ResumeFile(spec, data, out_dir)
+    history, stop, start = checkpoints.restore(spec, model, opt, log)
     step = remedies.make_step(spec, model, opt, data.train, batch)
     log(f"train {spec.net} seed {spec.seed}: {n} examples, batch {batch}, "
         f"{n // batch} steps/epoch, up to {spec.max_epochs} epochs on {device}"
@@ -219,37 +272,19 @@ def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
     for epoch in range(start, spec.max_epochs + 1):
         if spec.batch_schedule:  # dynamic sampling: this epoch's batch size
             batch = _set_batch(step, spec.batch_for_epoch(epoch, n), n, log)
-        t0 = time.perf_counter()
-        with speedopts.training(spec.speed, device):  # TF32 / bf16 autocast: training steps only
-            running = train_epoch(model, opt, data, batch, epoch_permutation(n, spec.seed, epoch),
-                                  spec.train_chunk, step, epoch)
-        train_loss, train_acc = evaluate(model, data.train, spec.eval_chunk)
-        test_loss, test_acc = evaluate(model, data.test, spec.eval_chunk)
-        history.append({"epoch": epoch, "batch_size": batch, "lr": opt.param_groups[0]["lr"],
-                        "minibatch_loss": running, "train_loss": train_loss,
-                        "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc,
-                        "epoch_s": time.perf_counter() - t0})
-        if epoch_columns:  # measurements at this epoch's end (e.g. B_simple), passed in by the caller
-            history[-1].update(epoch_columns(model, epoch))
-        log(f"epoch {epoch:4d}/{spec.max_epochs}  train loss {train_loss:.4f} acc {train_acc:.4f}"
-            f"  test loss {test_loss:.4f} acc {test_acc:.4f}  ({history[-1]['epoch_s']:.1f} s)")
+        row = _epoch(spec, data, model, opt, step, batch, epoch, device, epoch_columns)
+        history.append(row)
+        log(f"epoch {epoch:4d}/{spec.max_epochs}  train loss {row['train_loss']:.4f} acc "
+            f"{row['train_acc']:.4f}  test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}"
+            f"  ({row['epoch_s']:.1f} s)")
         if epoch in spec.save_epochs:
             _save(model, spec, data, iterate_path(out_dir, epoch))
-        if not math.isfinite(train_loss) or not math.isfinite(running):
-            status = "diverged"
-            log(f"diverged at epoch {epoch}: non-finite loss; stopping")
+        ended = stop.after_epoch(row["train_loss"], row["minibatch_loss"])
+        if ended:
+            status = ended
+            log(_stop_message(ended, epoch, spec, stop))
             break
-        if train_loss < best * (1 - spec.min_delta):
-            best, wait = train_loss, 0
-        else:
-            wait += 1
-        if spec.patience is not None and wait >= spec.patience:
-            status = "converged"
-            log(f"train loss has not improved by {spec.min_delta:.0%} for {wait} epochs: stop")
-            break
-        with atomic_path(resume_path) as tmp:
-            torch.save(resume.checkpoint(model, opt, epoch, history, best, wait, run_spec,
-                                         fingerprint), tmp)
+        checkpoints.save(model, opt, epoch, history, stop)
         if on_epoch_end:
             on_epoch_end(epoch)
     return _finish(spec, data, model, history, status, batch, out_dir, device,
