@@ -8,6 +8,7 @@ a flag that every rule passes is required here, so the CLI never holds a second 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 
 
@@ -16,6 +17,51 @@ def json_arg(text: str) -> dict:
         return json.loads(text)
     except json.JSONDecodeError as e:
         raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from e
+
+
+def registry_choice(module: str, attr: str, what: str):
+    """An argparse `type=`: one name of the registry `module.attr` (a dict or a tuple of names).
+
+    For a registry whose module imports torch/pandas: the module is imported only when the argument
+    is parsed, never when the parser is built, so `--help` stays fast. A name not in the registry
+    exits 2 with a message listing the valid names.
+    """
+    def check(text: str) -> str:
+        names = sorted(getattr(importlib.import_module(module), attr))
+        if text not in names:
+            raise argparse.ArgumentTypeError(
+                f"unknown {what} {text!r}; choose from {', '.join(names)}")
+        return text
+
+    check.__name__ = what.replace(" ", "_")
+    check.registry = f"{module}.{attr}"
+    return check
+
+
+def registry_help(check, text: str | None = None) -> str:
+    """Help of a lazily checked registry argument: where its names come from."""
+    where = f"a name of {check.registry}"
+    return f"{text}: {where}" if text else where
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append "(required)" or "(default: ...)" to the help of every option of `parser`.
+
+    Options with a None default (e.g. --train-size: only where the config sets a size) and flags
+    (no value) are left as they are: their help says what absence means.
+    """
+    for action in parser._actions:
+        if not action.option_strings or action.nargs == 0 or action.default is argparse.SUPPRESS:
+            continue
+        if action.required:
+            note = "required"
+        elif action.default is None:
+            continue
+        elif action.default == []:
+            note = "default: none"
+        else:
+            note = "default: %(default)s"
+        action.help = f"{action.help} ({note})" if action.help else f"({note})"
 
 
 def setup_compute(args) -> "torch.device":
@@ -41,7 +87,8 @@ def add_compute_args(p: argparse.ArgumentParser) -> None:
                    help="directory of GPU slot lock files: pin this job to a free GPU")
 
 
-SIZE_HELP = {"train": "use the first N training examples", "test": "use the first N test examples"}
+SIZE_HELP = {"train": "use the first N training examples (default: all)",
+             "test": "use the first N test examples (default: all)"}
 
 
 def add_size_args(p: argparse.ArgumentParser, *splits: str) -> None:

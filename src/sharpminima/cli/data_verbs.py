@@ -6,7 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from sharpminima.cli.common import json_arg
+from sharpminima.cli.common import json_arg, registry_choice, registry_help
+
+# the network registry's batch-norm modes: nets.models imports torch, so checked when parsed
+BN_MODE = registry_choice("sharpminima.nets.models", "BN_MODES", "batch-norm mode")
 
 
 def cmd_nets(args) -> int:
@@ -32,18 +35,23 @@ def cmd_prepare(args) -> int:
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("nets", help="print the network registry (layers, parameter counts)")
-    p.add_argument("--bn", default="batch", choices=["batch", "running"])
+    p.add_argument("--bn", default="batch", type=BN_MODE,
+                   help=registry_help(BN_MODE, "batch-norm mode of the networks"))
     p.set_defaults(func=cmd_nets)
 
+    # the dataset registry is a table of names (no torch): argparse's own choices, listed in --help
+    from sharpminima.data.datasets import DATASETS
+    datasets = sorted(DATASETS)
+
     p = sub.add_parser("fetch", help="download/copy a dataset's files, verified by checksum")
-    p.add_argument("dataset")
+    p.add_argument("dataset", choices=datasets, help="a dataset of the registry")
     p.add_argument("--out-dir", required=True)
     p.add_argument("--overrides", type=json_arg, required=True,
                    help="JSON: config datasets.<name> (sources, checksums, path)")
     p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("prepare", help="turn fetched files into the canonical .npz")
-    p.add_argument("dataset")
+    p.add_argument("dataset", choices=datasets, help="a dataset of the registry")
     p.add_argument("--raw-dir", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--overrides", type=json_arg, required=True)

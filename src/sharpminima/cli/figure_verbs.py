@@ -5,7 +5,6 @@ from __future__ import annotations
 from sharpminima.cli.common import SCALE_HELP
 
 
-
 def cmd_figure(args) -> int:
     from sharpminima.figures import registry, style
     df = registry.read_inputs(args.kind, args.inputs)
@@ -17,7 +16,7 @@ def cmd_figure(args) -> int:
 def add_parsers(sub) -> None:
     p = sub.add_parser("figure", help="draw one figure (PNG + PDF) from the tidy records")
     from sharpminima.figures.registry import MODULE_OF  # a table of names: no plotting imports
-    p.add_argument("kind", choices=sorted(MODULE_OF))
+    p.add_argument("kind", choices=sorted(MODULE_OF), help="the figure")
     p.add_argument("--inputs", nargs="+", required=True,
                    help="fig2: history.csv of the runs (metrics.json beside each); fig3/fig7: "
                         "linear/curvilinear.csv; slice2d: the slice2d.csv of each regime")

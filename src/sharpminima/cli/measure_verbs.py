@@ -8,7 +8,13 @@ from __future__ import annotations
 import sys
 
 from sharpminima.cli import runs
-from sharpminima.cli.common import add_measure_args, setup_compute
+from sharpminima.cli.common import add_measure_args, registry_choice, registry_help, setup_compute
+
+# registries whose modules import torch: their names are checked when parsed, not at --help
+A_DIST = registry_choice("sharpminima.measures.subspace", "A_DISTRIBUTIONS",
+                         "distribution of A")
+SECOND_MAXIMIZER = registry_choice("sharpminima.measures.sharpness", "SECOND_MAXIMIZERS",
+                                   "second maximizer")
 
 
 def cmd_sharpness(args) -> int:
@@ -80,14 +86,18 @@ def _sharpness_parser(sub) -> None:
     p = sub.add_parser("sharpness", help="eps-sharpness (paper Metric 2.1) of a trained run")
     add_measure_args(p)
     p.add_argument("--eps", type=float, required=True, help="box size (paper: 1e-3, 5e-4)")
-    p.add_argument("--space", choices=["full", "subspace"], required=True)
+    p.add_argument("--space", choices=["full", "subspace"], required=True,
+                   help="the full parameter space or a random subspace (--dim, --a-dist)")
     p.add_argument("--dim", type=int, required=True, help="subspace dimension p")
-    p.add_argument("--a-dist", required=True, help="distribution of the random A")
+    p.add_argument("--a-dist", type=A_DIST, required=True,
+                   help=registry_help(A_DIST, "distribution of the random A"))
     p.add_argument("--a-seed", type=int, required=True, help="seed of the random A")
     p.add_argument("--iters", type=int, required=True, help="L-BFGS-B iterations")
-    p.add_argument("--second-maximizer", choices=["sign_ascent", "none"], required=True,
-                   help="second maximizer of the same box, recorded beside the paper's L-BFGS-B "
-                        "estimate (projected sign ascent, blind to the gradient's scale)")
+    p.add_argument("--second-maximizer", type=SECOND_MAXIMIZER, required=True,
+                   help=registry_help(SECOND_MAXIMIZER,
+                                      "second maximizer of the same box, recorded beside the "
+                                      "paper's L-BFGS-B estimate (sign_ascent: projected sign "
+                                      "ascent, blind to the gradient's scale)"))
     p.add_argument("--sign-steps", type=int, required=True,
                    help="sign-ascent steps, one pass each")
     p.add_argument("--sign-step", type=float, required=True,

@@ -3,7 +3,10 @@ hessian-table, remedies-table, sweep-frame (Fig. 4-6, noise) and dynamic-table."
 
 from __future__ import annotations
 
-from sharpminima.cli.common import SCALE_HELP, add_table_outputs
+from sharpminima.cli.common import SCALE_HELP, add_table_outputs, registry_choice, registry_help
+
+# the frames' registry (analysis.sweeps imports pandas): checked when parsed, not at --help
+FRAME_KIND = registry_choice("sharpminima.analysis.sweeps", "FRAMES", "frame kind")
 
 
 def cmd_table2(args) -> int:
@@ -104,7 +107,8 @@ def _remedies_table_parser(sub) -> None:
 def _sweep_frame_parser(sub) -> None:
     p = sub.add_parser("sweep-frame", help="the tidy CSV of Fig. 4, 5, 6 or a noise figure from "
                                            "the runs' records")
-    p.add_argument("kind", choices=["fig4", "fig5", "fig6", "noise_spread", "noise_scale"])
+    p.add_argument("kind", type=FRAME_KIND,
+                   help=registry_help(FRAME_KIND, "the tidy frame to build"))
     # which inputs a rule passes depends on the kind: each may be absent
     p.add_argument("--metrics", nargs="*", default=[], help="fig4: metrics.json of the runs")
     p.add_argument("--histories", nargs="*", default=[],
