@@ -1,7 +1,9 @@
 """REPORT.md: every table and figure, the paper beside us, a computed verdict per claim, provenance.
 
 Built only from the pipeline's records (tables, JSON records, figures), never from checkpoints.
-Renders on a code-hosting site: tables inline, figures linked relative to the report.
+Renders on a code-hosting site: tables inline, figures linked relative to the report. `write`
+also renders it as HTML (analysis.report_html): REPORT_standalone.html, and the text that
+`snakemake --report` shows on its landing page and in the figures' and tables' captions.
 """
 
 from __future__ import annotations
@@ -128,7 +130,17 @@ def assumptions_section(config: dict, annotations: str | None) -> str:
     return f"{head}\n\n{table.to_markdown(index=False)}"
 
 
-def figure_section(inputs: Inputs, report_dir: Path) -> str:
+def figure_findings(inputs: Inputs) -> dict[str, tuple[str, str | None]]:
+    """Per figure kind: what the paper reported, and the computed line on what ours shows (None
+    when the configuration plans no such figure)."""
+    return {prefix: (paper_says, findings.finding(prefix, inputs.frame(prefix))
+                     if inputs.figures(prefix) else None)
+            for prefix, _, paper_says in FIGURES}
+
+
+def figure_section(inputs: Inputs, report_dir: Path,
+                   found: dict[str, tuple[str, str | None]] | None = None) -> str:
+    found = figure_findings(inputs) if found is None else found
     lines = ["## Figures", ""]
     for prefix, title, paper_says in FIGURES:
         pngs = inputs.figures(prefix)
@@ -137,7 +149,7 @@ def figure_section(inputs: Inputs, report_dir: Path) -> str:
         if not pngs:
             lines += ["", "_not run in this configuration_", ""]
             continue
-        lines += ["", f"Ours: {findings.finding(prefix, inputs.frame(prefix))}.", ""]
+        lines += ["", f"Ours: {found[prefix][1]}.", ""]
         for png in pngs:
             rel = os.path.relpath(png, report_dir)
             lines.append(f"- [{png.stem}]({rel}) ([pdf]({rel[:-4]}.pdf))")
@@ -190,9 +202,11 @@ def shortfall_section(sharp: pd.DataFrame, factor: float) -> str:
     return head + "\n\n" + rows.to_markdown(index=False, floatfmt=".4g")
 
 
-def build(inputs: Inputs, report_dir: Path, config: dict, annotations: str | None = None) -> str:
+def build(inputs: Inputs, report_dir: Path, config: dict, annotations: str | None = None,
+          found: dict[str, tuple[str, str | None]] | None = None) -> str:
     """REPORT.md from the planned records (`inputs`) and the resolved `config`; `annotations`: the
-    text of the configuration file whose comments mark the assumptions (None: not listed)."""
+    text of the configuration file whose comments mark the assumptions (None: not listed);
+    `found`: figure_findings(inputs) when the caller has it already."""
     scale = config.get("scale", "full")
     datasets = sorted({v["dataset"] for v in config.get("nets", {}).values()})
     tolerance = config_value(config, "protocol.fit_tolerance_pts") or protocol.FIT_TOLERANCE_PTS
@@ -224,11 +238,36 @@ def build(inputs: Inputs, report_dir: Path, config: dict, annotations: str | Non
         "## Hessian spectrum", "", md_table(inputs.table("hessian")), "",
         "## Remedies", "", md_table(inputs.table("remedies")), "",
         "## Dynamic sampling", "", md_table(inputs.table("dynamic")), "",
-        figure_section(inputs, report_dir),
+        figure_section(inputs, report_dir, found),
         provenance(inputs, config, annotations),
         "",
     ]
     return "\n".join(parts)
+
+
+def table_caption(path: Path | None) -> str:
+    """The caption of a table's Markdown file: its text before the table itself."""
+    text = md_table(path)
+    return text.split("\n|", 1)[0].strip() if text.lstrip()[:1] != "|" else ""
+
+
+def write(inputs: Inputs, out_md: Path, config: dict, annotations: str | None = None,
+          out_html: Path | None = None, out_rst: Path | None = None) -> None:
+    """REPORT.md at `out_md`; with `out_html` the same report as one self-contained HTML file;
+    with `out_rst` the text that Snakemake's HTML report includes (report_html.snakemake_rst:
+    its landing page, the figures' paper-says/ours-shows lines, the tables' captions). Paths
+    inside the reports are relative to `out_md`'s folder, where all three belong."""
+    from sharpminima.analysis import report_html
+    from sharpminima.core.atomic import write_text
+    report_dir = Path(out_md).parent
+    found = figure_findings(inputs)
+    md = build(inputs, report_dir, config, annotations, found)
+    write_text(out_md, md)
+    if out_html is not None:
+        write_text(out_html, report_html.page(md, Path(out_html).parent))
+    if out_rst is not None:
+        captions = {name: table_caption(inputs.table(name)) for name in inputs.manifest["tables"]}
+        write_text(out_rst, report_html.snakemake_rst(md, report_dir, found, captions))
 
 
 START, END = "<!-- demo-verdicts:start -->", "<!-- demo-verdicts:end -->"

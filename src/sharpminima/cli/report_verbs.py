@@ -33,11 +33,11 @@ def cmd_collect(args) -> int:
 
 def cmd_report(args) -> int:
     from sharpminima.analysis import report
-    from sharpminima.core.atomic import write_text
-    out = Path(args.out)
     inputs = report.Inputs(json.loads(Path(args.manifest).read_text()), Path(args.root))
     annotations = Path(args.annotations).read_text()
-    write_text(out, report.build(inputs, out.parent, json.loads(args.config), annotations))
+    report.write(inputs, Path(args.out), json.loads(args.config), annotations,
+                 out_html=args.out_html and Path(args.out_html),
+                 out_rst=args.out_rst and Path(args.out_rst))
     return 0
 
 
@@ -91,6 +91,8 @@ def _report_parser(sub) -> None:
                    help="the annotated defaults (config/config.yaml): every value its comments "
                         "mark ASSUMPTION is listed in the report with its value in --config")
     p.add_argument("--out", required=True)
+    p.add_argument("--out-html", help="the same report as one self-contained HTML file")
+    p.add_argument("--out-rst", help="the text `snakemake --report` includes (workflow/report/)")
     p.set_defaults(func=cmd_report)
 
 
