@@ -9,7 +9,7 @@ CORES ?= all
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv demo test reproduce reproduce-cpu reference-cpu nets dry-run snapshot pull readme-verdicts
+.PHONY: help venv demo lint test reproduce reproduce-cpu reference-cpu nets dry-run snapshot pull readme-verdicts
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,7 +29,13 @@ demo: venv  ## the embedded CPU demo on Fashion-MNIST (offline), every output at
 	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --resources gpu=$(NPROC)
 	$(SNAKEMAKE) --configfile config/demo.yaml --report results/report/report.html
 
-test: venv  ## unit tests + the real DAG on a tiny generated config
+lint: venv  ## ruff check (Python) + snakefmt --check (rules; settings in pyproject.toml) + snakemake --lint on every shipped config
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/snakefmt --check Snakefile workflow
+	for c in config/config.yaml config/demo.yaml config/cpu.yaml; do \
+		$(SNAKEMAKE) --lint --nolock --configfile $$c --workflow-profile none || exit 1; done
+
+test: lint  ## lint, unit tests + the real DAG on a tiny generated config
 	$(PY) -m pytest -q
 
 reproduce: venv  ## the full paper configuration (GPU expected; works on CPU, slowly)

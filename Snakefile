@@ -12,7 +12,11 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
+include: "workflow/rules/plan.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/sharpness.smk"
@@ -23,6 +27,6 @@ include: "workflow/rules/sweeps.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

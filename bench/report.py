@@ -146,7 +146,8 @@ def multiseed_table(res: dict) -> list[str]:
     lines = [
         "## Several seeds at once (torch.func stacked modules + vmap) vs one after the other",
         "",
-        "| net | seeds | batch | samples/s, all seeds | samples/s, sequential | speed-up | % peak |",
+        "| net | seeds | batch | samples/s, all seeds | samples/s, sequential | speed-up "
+        "| % peak |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for net, m in rows:

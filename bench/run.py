@@ -1,4 +1,4 @@
-"""Where the time of a reproduction goes: every stage of every network, on whatever device is present.
+"""Where a reproduction's time goes: every stage of every network, on whatever device is present.
 
 A measurement, not a test. For each network (F1, F2, C1-C4, built for the paper's data shapes) it
 measures, with warm-up, repeated timings and their median:
@@ -51,16 +51,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import flops as flopcount  # noqa: E402
-
-from sharpminima.nets import models
-from sharpminima.training import remedies
-from sharpminima.training import speed  # noqa: E402
 from sharpminima.core.atomic import write_json  # noqa: E402
-from sharpminima.data.splits import Dataset, Split  # noqa: E402
-from sharpminima.nets.evaluate import evaluate, loss_and_grad  # noqa: E402
-from sharpminima.training.multiseed import MultiSeed  # noqa: E402
 from sharpminima.core.provenance import code_version, package_versions, resolve_device  # noqa: E402
+from sharpminima.data.splits import Dataset, Split  # noqa: E402
 from sharpminima.measures.sharpness import sharpness  # noqa: E402
+from sharpminima.nets import models  # noqa: E402
+from sharpminima.nets.evaluate import evaluate, loss_and_grad  # noqa: E402
+from sharpminima.training import remedies, speed  # noqa: E402
+from sharpminima.training.multiseed import MultiSeed  # noqa: E402
 from sharpminima.training.train import epoch_permutation, train_epoch  # noqa: E402
 
 SB = 256

@@ -28,11 +28,11 @@ import torch
 import torch.nn.functional as F
 
 from sharpminima.core.atomic import write_json
-from sharpminima.data.splits import Split
-from sharpminima.nets.models import build, count_trainable
 from sharpminima.core.provenance import device_name, package_versions
+from sharpminima.data.splits import Split
 from sharpminima.measures.lbfgs_box import LBFGSB_ENGINE
 from sharpminima.measures.sharpness import sharpness, sharpness_with_basis
+from sharpminima.nets.models import build, count_trainable
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 HERE = Path(__file__).resolve().parent

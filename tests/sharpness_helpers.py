@@ -12,8 +12,13 @@ import torch
 
 from sharpminima.measures.box_ascent import DEFAULT_SIGN_STEP
 from sharpminima.measures.lbfgs_box import FunAndGrad
-from sharpminima.measures.sharpness import (DEFAULT_SECOND_MAXIMIZER, box_radius,
-                                            estimate_fields, maximize_box, sharpness_value)
+from sharpminima.measures.sharpness import (
+    DEFAULT_SECOND_MAXIMIZER,
+    box_radius,
+    estimate_fields,
+    maximize_box,
+    sharpness_value,
+)
 from sharpminima.measures.subspace import pinv_coordinates
 
 

@@ -39,7 +39,8 @@ SLURM_DIR = Path(__file__).resolve().parent / "slurm"
 UP_SCRIPT = SLURM_DIR / "cluster_up.sh"
 DOWN_SCRIPT = SLURM_DIR / "cluster_down.sh"
 MARKER = "# written by sharpminima tests/slurm/cluster_up.sh"
-PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sinfo": "slurm-client", "munged": "munge"}
+PACKAGES = {"slurmctld": "slurmctld", "slurmd": "slurmd", "sinfo": "slurm-client",
+            "munged": "munge"}
 DEFAULT_STATE_DIR = Path("/tmp/sharpminima-slurm")
 
 # Flags every Snakemake call against this cluster needs (there is no accounting: sacct fails and
@@ -141,7 +142,8 @@ class SlurmCluster:
         out = []
         for name in ("slurmctld.log", "slurmd.log"):
             p = self.state_dir / name
-            text = p.read_text(errors="replace").splitlines()[-lines:] if p.exists() else ["(missing)"]
+            text = (p.read_text(errors="replace").splitlines()[-lines:] if p.exists()
+                    else ["(missing)"])
             out.append(f"----- {p} -----\n" + "\n".join(text))
         return "\n".join(out)
 
@@ -173,3 +175,25 @@ def slurm_cluster(n_fake_gpus: int = 2, state_dir: str | os.PathLike | None = No
         yield cluster
     finally:
         _down(env)
+
+
+def declared_rules(root: str | os.PathLike) -> dict[str, dict]:
+    """Every rule of the workflow (Snakefile, workflow/rules/*.smk), read from its source: name ->
+    {"gpu": tagged `gpu=1`, "local": listed in a `localrules:`, "text": its block}."""
+    import re
+    from pathlib import Path
+    root = Path(root)
+    texts = [(root / "Snakefile").read_text()]
+    texts += [p.read_text() for p in sorted((root / "workflow/rules").glob("*.smk"))]
+    rules, local = {}, set()
+    for text in texts:
+        for block in re.split(r"\n(?=\S)", text):
+            m = re.match(r"rule (\w+):", block)
+            if m:
+                rules[m.group(1)] = {"gpu": bool(re.search(r"^\s+gpu=1,", block, re.M)),
+                                     "text": block}
+            elif block.startswith("localrules:"):
+                local |= set(re.findall(r"^\s+(\w+),", block, re.M))
+    for name, rule in rules.items():
+        rule["local"] = name in local
+    return rules

@@ -3,7 +3,6 @@ function its "where does this number come from" table names exists."""
 
 import ast
 import re
-from pathlib import Path
 
 from conftest import ROOT
 

@@ -24,7 +24,7 @@ def test_every_assumption_of_the_config_is_in_the_table():
     lines = _grep_assumption_lines()
     assert len(lines) >= 29  # the marks in config.yaml when this test was written, and more since
     # the file's header defines the word (a comment block followed by a blank line: no key)
-    header = [l for l in lines if l.split(":", 1)[0] == "3"]
+    header = [line for line in lines if line.split(":", 1)[0] == "3"]
     assert header and "the paper is silent" in header[0]
     table = report.assumptions_section(config, text)
     found = annotated_assumptions(text, config)
@@ -36,7 +36,8 @@ def test_every_assumption_of_the_config_is_in_the_table():
         assert said.replace("|", "\\|") in table, said
     keys = [a.key for a in found]
     assert {"train.lr", "train.min_delta", "sharpness.a_dist", "batch_sweep.space",
-            "regimes.LB_augment.remedy.augment.hflip", "regimes.dynamic.batch_schedule"} <= set(keys)
+            "regimes.LB_augment.remedy.augment.hflip",
+            "regimes.dynamic.batch_schedule"} <= set(keys)
     assert "train.bn" not in keys and "landscape.slice_span" not in keys
     for a in found:
         assert f"| {a.key} " in table

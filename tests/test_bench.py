@@ -17,7 +17,6 @@ import flops  # noqa: E402
 import projection  # noqa: E402
 import report  # noqa: E402
 import run  # noqa: E402
-
 from sharpminima.nets.models import build  # noqa: E402
 
 

@@ -42,7 +42,8 @@ def test_help_for_command_and_every_verb(verb):
 
 def test_help_imports_no_heavy_library():
     code = ("import sys; from sharpminima.cli.main import build_parser; build_parser(); "
-            "print(sorted(m for m in ('torch', 'pandas', 'matplotlib', 'numpy') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'pandas', 'matplotlib', 'numpy') "
+            "if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stdout + proc.stderr
 
@@ -72,7 +73,7 @@ def test_nets_prints_paper_parameter_counts():
     out = run("nets").stdout
     for net, count in {"F1": "1,462,794", "F2": "2,780,085", "C1": "1,757,834",
                        "C2": "14,991,946", "C3": "1,775,204", "C4": "15,038,116"}.items():
-        line = next(l for l in out.splitlines() if l.startswith(f"| {net} "))
+        line = next(row for row in out.splitlines() if row.startswith(f"| {net} "))
         assert count in line
 
 
@@ -173,7 +174,8 @@ def test_logging_is_configured_once_to_stderr(package_logger, capsys):
     logging.getLogger("sharpminima.core.gpuslots").debug("not at INFO")
     err = capsys.readouterr().err
     assert err.count("pinned to GPU slot 7") == 1, err
-    assert "INFO sharpminima.core.gpuslots: pinned to GPU slot 7" in err and "not at INFO" not in err
+    assert "INFO sharpminima.core.gpuslots: pinned to GPU slot 7" in err
+    assert "not at INFO" not in err
 
 
 def test_gpu_slot_log_reaches_the_jobs_log(tmp_path):

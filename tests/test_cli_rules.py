@@ -5,9 +5,8 @@ import re
 import shlex
 
 from conftest import ROOT
-from workflow_helpers import snakemake
-
 from sharpminima.cli.main import build_parser
+from workflow_helpers import snakemake
 
 
 def test_every_planned_command_of_the_demo_parses(tmp_path):

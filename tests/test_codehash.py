@@ -50,8 +50,9 @@ def test_editing_one_figure_changes_only_its_hash(tmp_path, monkeypatch):
 def test_comments_and_formatting_do_not_count(tmp_path, monkeypatch):
     m = _module(tmp_path, monkeypatch, SOURCE)
     before = code_hash(m, "fig_a")
-    m = _module(tmp_path, monkeypatch, SOURCE.replace("    style()\n    return helper(df)",
-                                                      "    style()  # why\n\n    return helper( df )"))
+    m = _module(tmp_path, monkeypatch,
+                SOURCE.replace("    style()\n    return helper(df)",
+                               "    style()  # why\n\n    return helper( df )"))
     assert code_hash(m, "fig_a") == before
 
 

@@ -1,5 +1,5 @@
-"""Config checks before any job runs (sharpminima.core.configcheck): batch sizes against the training
-sets they are drawn from, and the device string; each refusal names the key and its fix."""
+"""Config checks before any job runs (sharpminima.core.configcheck): batch sizes against the
+training sets they are drawn from, and the device string; each refusal names the key and its fix."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """config/README.md documents every key of the schema, with the schema's default and its source.
 
-Convention (config/README.md, paragraph "Reading the tables"): a key table is a Markdown table whose header is
-`| key | default | unit | ... | source |` (further columns such as `meaning` are free). Each row's
-first cell is one key's dotted path in backticks, with `<name>` for the entries of a mapping
-(`nets.<name>.dataset`, `regimes.<name>.remedy.sam.rho`) and `<file>` for file names
+Convention (config/README.md, paragraph "Reading the tables"): a key table is a Markdown table
+whose header is `| key | default | unit | ... | source |` (further columns such as `meaning` are
+free). Each row's first cell is one key's dotted path in backticks, with `<name>` for the entries
+of a mapping (`nets.<name>.dataset`, `regimes.<name>.remedy.sam.rho`) and `<file>` for file names
 (`datasets.<name>.checksums.<file>.md5`). The default cell holds the schema's default as YAML
 (`0.0`, `null`, `true`, `border`, `[1e-3, 5e-4]`, `{}`; backticks allowed), or, for a key the schema
 gives no default, a parenthesized phrase: `(required)` for a required key, else e.g.
@@ -363,11 +363,11 @@ def test_the_checker_passes_a_complete_doc_and_fails_planted_errors():
 
 
 def test_the_checker_fails_on_the_real_readme_with_a_planted_error(schema, readme):
-    row = next(l for l in readme.splitlines() if l.startswith("| `train.min_delta` |"))
+    row = next(line for line in readme.splitlines() if line.startswith("| `train.min_delta` |"))
     wrong = row.replace("| 0.0 |", "| 0.01 |", 1)
     assert wrong != row
     found = check(schema, readme.replace(row, wrong))
     assert any("`train.min_delta`" in p and "0.01" in p for p in found), found
-    row = next(l for l in readme.splitlines() if l.startswith("| `sharpness.eps` |"))
+    row = next(line for line in readme.splitlines() if line.startswith("| `sharpness.eps` |"))
     found = check(schema, readme.replace(row + "\n", ""))
     assert "`sharpness.eps`: no row in config/README.md" in found, found

@@ -10,11 +10,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fakedata import (cifar_arrays, idx_arrays, rewrite_gz, serve_directory, write_cifar_binary,
-                      write_idx_dataset, write_malicious_tar, write_timit_npz)
-from sharpminima.data import splits as data, fetch as fetch_module
-from sharpminima.data.datasets import DATASETS, IDX_FILES, resolve
+from fakedata import (
+    cifar_arrays,
+    idx_arrays,
+    rewrite_gz,
+    serve_directory,
+    write_cifar_binary,
+    write_idx_dataset,
+    write_malicious_tar,
+    write_timit_npz,
+)
+from sharpminima.data import fetch as fetch_module
+from sharpminima.data import splits as data
 from sharpminima.data.checksums import content_sha256
+from sharpminima.data.datasets import DATASETS, IDX_FILES, resolve
 from sharpminima.data.fetch import FetchError, extract_tar, fetch
 from sharpminima.data.prepare import PrepareError, prepare
 

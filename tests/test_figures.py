@@ -15,7 +15,7 @@ from sharpminima.figures.training import fig2
 
 
 def labelled(ax):
-    return [l for l in ax.get_lines() if not l.get_label().startswith("_")]
+    return [line for line in ax.get_lines() if not line.get_label().startswith("_")]
 
 
 @pytest.fixture
@@ -64,9 +64,10 @@ def test_fig2_draws_mean_curves_with_bands(history):
     assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == "accuracy (%)"
     lines = labelled(ax)
     assert len(lines) == 4  # SB/LB x train/test
-    assert {l.get_linestyle() for l in lines} == {"-", "--"}
+    assert {line.get_linestyle() for line in lines} == {"-", "--"}
     assert len(ax.collections) == 4  # one +-1 sd band per line
-    sb_train = next(l for l in lines if l.get_label().startswith("SB") and "train" in l.get_label())
+    sb_train = next(line for line in lines
+                    if line.get_label().startswith("SB") and "train" in line.get_label())
     np.testing.assert_allclose(sb_train.get_ydata(), 100 * (0.9 + 0.01 * np.arange(1, 6) + 0.001))
     assert "n=3" in sb_train.get_label() and "batch 256" in sb_train.get_label()
     t = ax.get_title()
@@ -81,7 +82,7 @@ def test_parametric_plots_have_loss_left_and_accuracy_right(paths, kind, path):
     assert ax.get_ylabel().startswith("cross-entropy (nats") and ax2.get_ylabel() == "accuracy (%)"
     assert "alpha" in ax.get_xlabel()
     assert len(labelled(ax)) == 2 and len(labelled(ax2)) == 2  # train solid, test dashed
-    assert [l.get_linestyle() for l in labelled(ax)] == ["-", "--"]
+    assert [line.get_linestyle() for line in labelled(ax)] == ["-", "--"]
     train = labelled(ax)[0]
     expected = paths[(paths.path == path) & (paths.split == "train")]
     np.testing.assert_allclose(train.get_ydata(), expected["loss"])

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from gpuslot_helpers import release_held_slots
 
+from gpuslot_helpers import release_held_slots
 from sharpminima.core import gpuslots
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")

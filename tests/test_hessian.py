@@ -10,7 +10,12 @@ from torch import nn
 from torch.func import functional_call
 
 from sharpminima.data.splits import Split
-from sharpminima.measures.hessian import hessian_spectrum, hutchinson_trace, make_hvp, top_eigenvalues
+from sharpminima.measures.hessian import (
+    hessian_spectrum,
+    hutchinson_trace,
+    make_hvp,
+    top_eigenvalues,
+)
 from sharpminima.nets.params import flatten, trainable
 
 CHUNK = 16  # 40 examples -> chunks of 16, 16, 8: chunking is part of f with batch-statistics BN

@@ -21,9 +21,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from workflow_helpers import snakemake
 
 from sharpminima.analysis import report_html
+from workflow_helpers import snakemake
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -128,7 +128,7 @@ def md_rows(md: str, heading: str | None = None) -> list[list[str]]:
     if heading is not None:
         md = md.split(f"\n{heading}\n", 1)[1]
     lines = md.splitlines()
-    start = next(i for i, l in enumerate(lines) if l.startswith("|"))
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
     rows = []
     for line in lines[start:]:
         if not line.startswith("|"):

@@ -5,7 +5,6 @@ import json
 
 import pandas as pd
 import pytest
-import yaml
 
 import fakedata
 from workflow_helpers import planned_jobs, snakemake, write_config
@@ -18,7 +17,8 @@ pytestmark = pytest.mark.integration
 REMEDY_REGIMES = {
     "LB_remedies": {"batch_fraction": 0.25, "remedy": {
         "augment": {"hflip": False}, "proximal": {"inner_steps": 2}, "fgsm": {},
-        "lr_warmup": {"scale_from_batch": 32, "warmup_epochs": 1}, "ghost_bn": {"virtual_batch": 32},
+        "lr_warmup": {"scale_from_batch": 32, "warmup_epochs": 1},
+        "ghost_bn": {"virtual_batch": 32},
         "sam": {}}},
 }
 
@@ -156,7 +156,7 @@ REPORT_SECTIONS = ["## Verdicts", "## Training fit (the paper's protocol)", "## 
 
 
 def verdict_of(report_md: str, claim_start: str) -> str:
-    row = next(l for l in report_md.splitlines() if l.startswith(f"| {claim_start}"))
+    row = next(line for line in report_md.splitlines() if line.startswith(f"| {claim_start}"))
     return row.split("|")[2].strip()
 
 

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 import torch
 
+from sharpminima.data.splits import Dataset, Split
 from sharpminima.measures import landscape
 from sharpminima.nets import models
-from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets.checkpoint import load_checkpoint, load_model, save_model
 from sharpminima.nets.evaluate import evaluate
-from sharpminima.nets.checkpoint import load_model, save_model, load_checkpoint
 
 SHAPE, CLASSES, CHUNK = (1, 8, 8), 3, 16
 
@@ -77,7 +77,8 @@ def test_coefficients_are_exact_at_the_minimizers():
         assert landscape.coefficients(path, 0.0) == (0.0, 1.0)
         assert landscape.coefficients(path, 1.0) == (1.0, 0.0)
     c_lb, c_sb = landscape.coefficients("curvilinear", 0.5)
-    assert c_lb == pytest.approx(math.sin(math.pi / 4)) and c_sb == pytest.approx(math.cos(math.pi / 4))
+    assert c_lb == pytest.approx(math.sin(math.pi / 4))
+    assert c_sb == pytest.approx(math.cos(math.pi / 4))
     assert landscape.coefficients("curvilinear", 2.0) == (0.0, -1.0)
     assert landscape.coefficients("linear", -1.0) == (-1.0, 2.0)
 

@@ -29,7 +29,8 @@ def imports(path: Path) -> list[tuple[int, str]]:
             found += [(node.lineno, f"{node.module}.{a.name}") for a in node.names
                       if node.module.startswith("sharpminima")]
         elif isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("sharpminima.")]
+            found += [(node.lineno, a.name) for a in node.names
+                      if a.name.startswith("sharpminima.")]
     return found
 
 

@@ -1,4 +1,5 @@
-"""Multi-seed training (sharpminima.training.multiseed) equals each seed trained alone by the regular loop.
+"""Multi-seed training (sharpminima.training.multiseed) equals each seed trained alone by the
+regular loop.
 
 What "equal" can mean, and the tolerances (CPU):
 - Adam makes bit-for-bit comparisons of two float32 trajectories meaningless beyond a few steps:
@@ -23,12 +24,12 @@ What "equal" can mean, and the tolerances (CPU):
 import pytest
 import torch
 import torch.nn.functional as F
-from multiseed_helpers import train_seeds
 
-from sharpminima.nets import models
-from sharpminima.training import remedies
+from multiseed_helpers import train_seeds
 from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets import models
 from sharpminima.nets.evaluate import evaluate
+from sharpminima.training import remedies
 from sharpminima.training.multiseed import MultiSeed
 from sharpminima.training.train import TrainSpec, epoch_permutation, train_epoch
 

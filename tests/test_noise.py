@@ -1,5 +1,5 @@
-"""Gradient spread vs batch size and the gradient noise scale B_simple (sharpminima.measures.noise), checked
-against exact values on a synthetic problem with closed-form per-example gradients."""
+"""Gradient spread vs batch size and the gradient noise scale B_simple (sharpminima.measures.noise),
+checked against exact values on a synthetic problem with closed-form per-example gradients."""
 
 import itertools
 import math
@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from sharpminima.analysis.stats import fit_loglog
-from sharpminima.measures import noise
 from sharpminima.data.splits import Dataset, Split
-from sharpminima.training.train import TrainSpec, train
+from sharpminima.measures import noise
 from sharpminima.nets.checkpoint import load_model
+from sharpminima.training.train import TrainSpec, train
 
 CPU = torch.device("cpu")
 

@@ -6,8 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from sharpminima.training import divergence
 from sharpminima.analysis import protocol, records, tables, verdicts
+from sharpminima.training import divergence
 
 
 def run(net="F1", regime="SB", seed=0, train_acc=0.99, test_acc=0.9, train_loss=0.05,

@@ -9,12 +9,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sharpminima.data.splits import Dataset, Split
 from sharpminima.nets import models
 from sharpminima.training import remedies
-from sharpminima.data.splits import Dataset, Split
 from sharpminima.training.remedies import Step, remedy_generator, validate
 from sharpminima.training.remedies.adversarial import fgsm_delta, mix_adversarial, mix_mask
-from sharpminima.training.remedies.augment import AugmentConfig, affine_matrices, apply, augment, draw_params
+from sharpminima.training.remedies.augment import (
+    AugmentConfig,
+    affine_matrices,
+    apply,
+    augment,
+    draw_params,
+)
 from sharpminima.training.remedies.ghost_bn import GhostBatchNorm1d, apply_ghost_bn
 from sharpminima.training.remedies.lr_schedule import WarmupConfig, WarmupSchedule, lr_at, target_lr
 from sharpminima.training.remedies.proximal import ProximalConfig, proximal_update

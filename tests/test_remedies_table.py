@@ -7,9 +7,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from sharpminima.analysis.remedies_table import (
+    build,
+    collect_metrics,
+    collect_sharpness,
+    remedies_table,
+)
 from sharpminima.cli import main as cli
 from sharpminima.training import remedies
-from sharpminima.analysis.remedies_table import build, remedies_table, collect_metrics, collect_sharpness
 
 # net F1: per regime, (test accuracies per seed, sharpness at eps 1e-3 per seed)
 RUNS = {

@@ -5,6 +5,7 @@ package source), so the completed run itself is never altered.
 """
 
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -62,6 +63,7 @@ def test_editing_one_figures_code_reruns_only_that_figure(tiny_run, tmp_path):
     text = figures.read_text()
     marker = 'def fig3(df: pd.DataFrame, scale: str, **kwargs) -> Figure:\n'
     assert marker in text
-    figures.write_text(text.replace(marker, marker + '    kwargs.setdefault("loss_scale", "log")\n'))
+    figures.write_text(text.replace(marker,
+                                    marker + '    kwargs.setdefault("loss_scale", "log")\n'))
     plan = planned_outputs(work, config, env={"PYTHONPATH": str(src)})
     assert set(plan) == {"fig3", "report"}  # the report links every figure

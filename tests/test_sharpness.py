@@ -7,15 +7,24 @@ import pytest
 import torch
 from torch import nn
 
-from sharpness_helpers import maximize_in_box
-
 from sharpminima.data.splits import Split
 from sharpminima.measures.box_ascent import DEFAULT_SIGN_STEP, sign_ascent_maximize
 from sharpminima.measures.lbfgs_box import LBFGSB_ENGINE, lbfgsb_maximize
-from sharpminima.measures.sharpness import box_radius, sharpness, sharpness_value, sharpness_with_basis
-from sharpminima.measures.subspace import A_DISTRIBUTIONS, DEFAULT_A_DIST, pinv_coordinates, random_basis
+from sharpminima.measures.sharpness import (
+    box_radius,
+    sharpness,
+    sharpness_value,
+    sharpness_with_basis,
+)
+from sharpminima.measures.subspace import (
+    A_DISTRIBUTIONS,
+    DEFAULT_A_DIST,
+    pinv_coordinates,
+    random_basis,
+)
 from sharpminima.nets.evaluate import loss_and_grad
 from sharpminima.nets.params import assign_flat, flatten, restored, trainable
+from sharpness_helpers import maximize_in_box
 
 ENGINES = ["setulb", "minimize"]
 
@@ -527,14 +536,12 @@ def test_sharpness_verb_writes_both_estimates(tmp_path):
 
     from sharpminima.cli import main as cli
     from sharpminima.nets import models
-    from sharpminima.data.splits import Dataset
     from sharpminima.nets.checkpoint import save_model
 
     shape = (1, 4, 4)
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (24, *shape), generator=gen, dtype=torch.uint8)
     y = torch.randint(0, 3, (24,), generator=gen)
-    data = Dataset("toy", Split(x, y), Split(x[:4], y[:4]), 3, shape, {"name": "toy"})
     model_path, npz = tmp_path / "model.pt", tmp_path / "toy.npz"
     save_model(models.build("F1", shape, 3, seed=0), "F1", "batch", shape, 3, model_path)
     np.savez(npz, x_train=x.numpy(), y_train=y.numpy(), x_test=x[:4].numpy(),

@@ -1,17 +1,19 @@
 """The pipeline on a real single-node SLURM cluster (127.0.0.1, fake GPU gres) through
-`--workflow-profile workflow/profiles/slurm`, to the end. Skipped, with the reason, where SLURM cannot
-be started (not root, not Debian)."""
+`--workflow-profile workflow/profiles/slurm`, to the end. Skipped, with the reason, where SLURM
+cannot be started (not root, not Debian)."""
 
 import json
+import re
 import subprocess
 import time
+from collections import Counter
 
 import pytest
 
 import fakedata
 from conftest import ROOT
-from slurm_cluster import slurm_cluster, slurm_unavailable_reason
-from workflow_helpers import write_config
+from slurm_cluster import declared_rules, slurm_cluster, slurm_unavailable_reason
+from workflow_helpers import planned_jobs, write_config
 
 pytestmark = [pytest.mark.slurm, pytest.mark.integration]
 
@@ -49,6 +51,18 @@ def test_tiny_pipeline_on_slurm(tmp_path):
         print(f"SLURM pipeline run: {time.monotonic() - t0:.0f} s "
               f"(cluster up {cluster.up_seconds:.1f} s)")
         assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-6000:] + cluster.logs())
+        # every job SLURM saw (MinJobAge=600 keeps finished ones): the plugin's comment names
+        # its rule, rule_<name>[_wildcards_...]
+        squeue = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%k"], capture_output=True,
+                                text=True, check=True).stdout.split()
+    seen = Counter(re.fullmatch(r"rule_(.+?)(?:_wildcards_.*)?", c).group(1) for c in squeue)
+    # ... are exactly the GPU-tagged jobs of the plan: every other rule ran on the submitting host
+    gpu = {name for name, rule in declared_rules(ROOT).items() if rule["gpu"]}
+    (tmp_path / "plan").mkdir()
+    plan = planned_jobs(tmp_path / "plan", config, "--workflow-profile", "none")
+    expected = Counter({rule: n for rule, n in plan.items() if rule in gpu})
+    print(f"SLURM jobs: {sum(seen.values())} ({dict(seen)}); plan: {sum(plan.values())} jobs")
+    assert seen == expected, (seen, expected)
     for regime in ("SB", "LB"):
         metrics = json.loads((work / f"results/runs/F1/{regime}/seed0/metrics.json").read_text())
         scheduler = metrics["provenance"]["scheduler"]

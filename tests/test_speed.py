@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 import torch
 
-from sharpminima.training import speed
 from sharpminima.data.splits import Dataset, Split
-from sharpminima.training.train import TrainSpec, train
 from sharpminima.nets.checkpoint import load_model
+from sharpminima.training import speed
+from sharpminima.training.train import TrainSpec, train
 
 CPU = torch.device("cpu")
 MEAN_TOL, SEED_TOL = 0.05, 0.12

@@ -10,15 +10,15 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from sharpminima.analysis import sweeps
 from sharpminima.cli import main as cli
 from sharpminima.cli.runs import load_run
+from sharpminima.data.splits import Dataset, Split
 from sharpminima.figures import sweeps as figures_sweeps
 from sharpminima.nets import models
-from sharpminima.analysis import sweeps
-from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets.checkpoint import load_model
 from sharpminima.nets.evaluate import evaluate
 from sharpminima.training.train import TrainSpec, train
-from sharpminima.nets.checkpoint import load_model
 
 CPU = torch.device("cpu")
 QUIET = dict(log=lambda s: None)

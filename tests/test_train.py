@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 import torch
 
-from sharpminima.nets import models
 from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets import models
+from sharpminima.nets.checkpoint import load_model, load_state
 from sharpminima.training.resume import RefusedCheckpoint
 from sharpminima.training.stopping import Stopping
 from sharpminima.training.train import TrainSpec, train
-from sharpminima.nets.checkpoint import load_model, load_state
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 CPU = torch.device("cpu")
@@ -169,7 +169,8 @@ def _same_run(a, b):
 
 
 def test_checkpoint_of_another_spec_is_discarded(tmp_path):
-    with pytest.raises(KeyboardInterrupt):  # spec A, killed after epoch 2 (its epoch-2 iterate kept)
+    # spec A, killed after epoch 2 (its epoch-2 iterate kept)
+    with pytest.raises(KeyboardInterrupt):
         train(spec(save_epochs=[2]), toy_dataset(), tmp_path / "cut", CPU,
               log=lambda s: None, on_epoch_end=_kill_after(2))
     b = spec(lr=3e-3, batch_size=16)

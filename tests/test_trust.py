@@ -122,7 +122,7 @@ def test_a_smaller_plan_reports_only_its_own_records(trust_run):
     work, _, one_seed = trust_run
     snakemake(work, one_seed, "--cores", "2", "--workflow-profile", "none")
     md = report_of(work)
-    verdict = next(l for l in section(md, "Verdicts").splitlines() if "(Table 2)" in l)
+    verdict = next(line for line in section(md, "Verdicts").splitlines() if "(Table 2)" in line)
     assert "n=1/1" in verdict and "n=2/2" not in verdict
     t2 = pd.read_csv(work / "results/tables/table2.csv").set_index("regime")
     assert t2.loc["SB", "n"] == 1

@@ -16,11 +16,22 @@ validate(config, "../schemas/config.schema.yaml", set_default=True)
 # Before any job: every batch fits its (subset) training set, the device string is valid.
 configcheck.check(config)
 
+
 # Every verb runs with the interpreter that runs Snakemake (the project's environment), also inside
 # SLURM allocations, where the plugin re-runs this same interpreter: its folder goes first on PATH,
 # so that the command itself names no machine path (a param holding one would rerun every job
 # after the environment moves, e.g. on a colleague's machine after `make pull`).
+envvars:
+    "PATH",
+
+
 os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+# The software environment of every rule under `--software-deployment-method conda`, relative to
+# workflow/rules/ (where all rules are declared). It holds environment.yml's pins; its post-deploy
+# script installs this project into it from SHARPMINIMA_SOURCE (set here: the repository root).
+# With conda, `python` in the shell commands is that environment's (activated first on PATH).
+CONDA_ENV = "../envs/sharpminima.yaml"
+os.environ.setdefault("SHARPMINIMA_SOURCE", workflow.basedir)
 # The annotated defaults: the report lists every value their comments mark ASSUMPTION.
 ANNOTATED_CONFIG = os.path.relpath(os.path.join(workflow.basedir, "config/config.yaml"))
 SM = f"{os.path.basename(sys.executable)} -m sharpminima"  # e.g. "python -m sharpminima"
@@ -39,8 +50,11 @@ def planned_nets():
     nets = []
     for net, spec in config["nets"].items():
         if spec["dataset"] == "timit" and not config["datasets"].get("timit", {}).get("path"):
-            print(f"note: {net} skipped: set datasets.timit.path to your TIMIT features "
-                  "(format in config/README.md)", file=sys.stderr)
+            print(
+                f"note: {net} skipped: set datasets.timit.path to your TIMIT features "
+                "(format in config/README.md)",
+                file=sys.stderr,
+            )
             continue
         nets.append(net)
     return nets
@@ -54,8 +68,9 @@ SEEDS = [str(s) for s in config["seeds"]]
 REMEDY_REGIMES = [r for r in REGIMES if config["regimes"][r].get("remedy")]
 # Regimes whose batch grows during training (regimes.<r>.batch_schedule, dynamic sampling) and that
 # carry no remedy: compared with SB and LB in results/tables/dynamic.{csv,md} (sweeps.smk).
-DYNAMIC_REGIMES = [r for r in REGIMES
-                   if config["regimes"][r].get("batch_schedule") and r not in REMEDY_REGIMES]
+DYNAMIC_REGIMES = [
+    r for r in REGIMES if config["regimes"][r].get("batch_schedule") and r not in REMEDY_REGIMES
+]
 
 
 def net_regimes(net, kind="all"):
@@ -63,8 +78,10 @@ def net_regimes(net, kind="all"):
     kind: all | plain (no remedy, fixed batch) | remedy | dynamic (growing batch, no remedy)."""
     chosen = config["nets"][net].get("regimes")
     if chosen is not None and set(chosen) - set(REGIMES):
-        raise ValueError(f"nets.{net}.regimes names undeclared regime(s) "
-                         f"{sorted(set(chosen) - set(REGIMES))}; declared: {REGIMES}")
+        raise ValueError(
+            f"nets.{net}.regimes names undeclared regime(s) "
+            f"{sorted(set(chosen) - set(REGIMES))}; declared: {REGIMES}"
+        )
     regimes = [r for r in REGIMES if chosen is None or r in chosen]
     if kind == "plain":
         return [r for r in regimes if r not in REMEDY_REGIMES and r not in DYNAMIC_REGIMES]
@@ -115,8 +132,11 @@ def prepared(dataset):
 def run_files(folder):
     """The files every training run writes in its folder (sharpminima.core.layout), for the
     pipeline's runs (run_dir) and the sweeps' (batch_dir, trajectory_dir, warm_dir) alike."""
-    return {"model": f"{folder}/model.pt", "history": f"{folder}/history.csv",
-            "metrics": f"{folder}/metrics.json"}
+    return {
+        "model": f"{folder}/model.pt",
+        "history": f"{folder}/history.csv",
+        "metrics": f"{folder}/metrics.json",
+    }
 
 
 def run_dir(net, regime, seed):
@@ -170,7 +190,7 @@ def hessian_file(net, regime, seed):
 
 
 def noise_file(net, regime, seed, epoch):
-    return iterate(net, regime, seed, epoch)[:-len(".pt")] + ".noise.csv"
+    return iterate(net, regime, seed, epoch)[: -len(".pt")] + ".noise.csv"
 
 
 LANDSCAPE_DIR = f"{RESULTS}/landscape"
@@ -178,19 +198,31 @@ LANDSCAPE_DIR = f"{RESULTS}/landscape"
 
 def landscape_files(net):
     d = f"{LANDSCAPE_DIR}/{net}"
-    return {"linear": f"{d}/linear.csv", "curvilinear": f"{d}/curvilinear.csv",
-            "meta": f"{d}/landscape.json"}
+    return {
+        "linear": f"{d}/linear.csv",
+        "curvilinear": f"{d}/curvilinear.csv",
+        "meta": f"{d}/landscape.json",
+    }
 
 
 def slice_files(net, regime):
     d = f"{LANDSCAPE_DIR}/{net}/{regime}"
-    return {"directions": f"{d}/directions.pt", "csv": f"{d}/slice2d.csv", "meta": f"{d}/slice2d.json"}
+    return {
+        "directions": f"{d}/directions.pt",
+        "csv": f"{d}/slice2d.csv",
+        "meta": f"{d}/slice2d.json",
+    }
 
 
 # ---- frames, figures, tables, summaries
 
-SWEEP_FRAMES = {"fig4": "batch", "fig5": "warmstart", "fig6": "trajectory",
-                "noise_spread": "trajectory", "noise_scale": "trajectory"}
+SWEEP_FRAMES = {
+    "fig4": "batch",
+    "fig5": "warmstart",
+    "fig6": "trajectory",
+    "noise_spread": "trajectory",
+    "noise_scale": "trajectory",
+}
 
 
 def frame_file(kind, net):
@@ -213,8 +245,20 @@ def table_files(name):
     return {ext: f"{RESULTS}/tables/{name}.{ext}" for ext in ("csv", "md")}
 
 
+def table_outputs(name):
+    """A table's CSV and Markdown; the CSV registered for `snakemake --report` (shown as a table,
+    captioned with the table's caption)."""
+    files = table_files(name)
+    csv = report(
+        files["csv"], caption="../report/table.rst", category="Tables", labels={"table": name}
+    )
+    return dict(csv=csv, md=files["md"])
+
+
 METRICS = f"{RESULTS}/metrics.json"
 REPORT = f"{RESULTS}/report/REPORT.md"
+REPORT_HTML = f"{RESULTS}/report/REPORT_standalone.html"  # beside Snakemake's report.html
+REPORT_RST = f"{RESULTS}/report/snakemake_report.rst"  # what workflow/report/*.rst include
 SUMMARY = f"{RESULTS}/summary"
 SUMMARY_CURVES = f"{SUMMARY}/curves"
 SUMMARY_MANIFEST = f"{SUMMARY}/manifest.json"
@@ -278,8 +322,11 @@ def dataset_overrides(dataset):
 
 def train_settings(net, regime):
     """The train block of one (net, regime): global train settings < net's < regime's."""
-    return {**config["train"], **config["nets"][net].get("train", {}),
-            **config["regimes"][regime].get("train", {})}
+    return {
+        **config["train"],
+        **config["nets"][net].get("train", {}),
+        **config["regimes"][regime].get("train", {}),
+    }
 
 
 def resolved_spec(net, regime, seed):
@@ -287,8 +334,13 @@ def resolved_spec(net, regime, seed):
     (sweeps.smk) start from SB's and LB's."""
     regime_cfg = config["regimes"][regime]
     spec = train_settings(net, regime)
-    spec.update({k: regime_cfg[k] for k in ("batch_size", "batch_fraction", "batch_schedule")
-                 if k in regime_cfg})
+    spec.update(
+        {
+            k: regime_cfg[k]
+            for k in ("batch_size", "batch_fraction", "batch_schedule")
+            if k in regime_cfg
+        }
+    )
     spec.update(net=net, regime=regime, seed=int(seed))
     remedy = run_remedy(net, regime)
     if remedy:  # absent for plain regimes, so their spec (and Snakemake's params) is unchanged
@@ -301,16 +353,19 @@ def resolved_spec(net, regime, seed):
 
 def train_spec(wildcards):
     """The resolved TrainSpec of one run, as the train verb's --spec."""
-    return json.dumps(resolved_spec(wildcards.net, wildcards.regime, wildcards.seed),
-                      sort_keys=True)
+    return json.dumps(
+        resolved_spec(wildcards.net, wildcards.regime, wildcards.seed), sort_keys=True
+    )
 
 
 def run_remedy(net, regime):
     """The regime's remedies with their options (schema defaults filled in), each overridden by
     nets.<net>.remedy.<name> where the net declares one (e.g. no flips for digits)."""
     overrides = config["nets"][net].get("remedy", {})
-    return {name: {**opts, **overrides.get(name, {})}
-            for name, opts in config["regimes"][regime].get("remedy", {}).items()}
+    return {
+        name: {**opts, **overrides.get(name, {})}
+        for name, opts in config["regimes"][regime].get("remedy", {}).items()
+    }
 
 
 MEASURE_STAGES = ("sharpness", "hessian")  # the stages nets.<net>.measure_train_size cuts
@@ -348,9 +403,11 @@ def eval_chunk(stage, net, *regimes):
         return chosen
     chunks = sorted({train_settings(net, r)["eval_chunk"] for r in regimes})
     if len(chunks) != 1:
-        raise ValueError(f"{stage} of {net}: the regimes {list(regimes)} train with different "
-                         f"train.eval_chunk {chunks}, and one evaluation needs one chunk: "
-                         f"set {stage}.eval_chunk")
+        raise ValueError(
+            f"{stage} of {net}: the regimes {list(regimes)} train with different "
+            f"train.eval_chunk {chunks}, and one evaluation needs one chunk: "
+            f"set {stage}.eval_chunk"
+        )
     return chunks[0]
 
 
@@ -358,9 +415,11 @@ def sharpness_options():
     """The sharpness verb's options that every sharpness job shares (Tables 3-4, remedies, sweeps):
     the subspace, L-BFGS-B's iterations and the second maximizer of the box."""
     s = config["sharpness"]
-    return (f"--dim {s['subspace_dim']} --a-dist {s['a_dist']} --a-seed {s['a_seed']} "
-            f"--iters {s['iters']} --second-maximizer {s['second_maximizer']} "
-            f"--sign-steps {s['sign_steps'] or s['iters']} --sign-step {s['sign_step']}")
+    return (
+        f"--dim {s['subspace_dim']} --a-dist {s['a_dist']} --a-seed {s['a_seed']} "
+        f"--iters {s['iters']} --second-maximizer {s['second_maximizer']} "
+        f"--sign-steps {s['sign_steps'] or s['iters']} --sign-step {s['sign_step']}"
+    )
 
 
 def sharpness_caption():
@@ -368,11 +427,16 @@ def sharpness_caption():
     s, t = config["sharpness"], config["train"]
     chunks = sorted({eval_chunk("sharpness", n, r) for n in NETS for r in net_regimes(n, "plain")})
     chunk_text = ", ".join(str(c) for c in chunks) or str(s["eval_chunk"] or t["eval_chunk"])
-    return (f"A for the random subspace: {s['a_dist']} ({s['subspace_dim']} columns, seed "
-            f"{s['a_seed']}); L-BFGS-B iterations: {s['iters']}; batch norm: {t['bn']} statistics, "
-            f"evaluated in chunks of {chunk_text}; training examples: "
-            + (f"first {s['train_size']} of each run's training set" if s["train_size"]
-               else "each run's whole training set"))
+    return (
+        f"A for the random subspace: {s['a_dist']} ({s['subspace_dim']} columns, seed "
+        f"{s['a_seed']}); L-BFGS-B iterations: {s['iters']}; batch norm: {t['bn']} statistics, "
+        f"evaluated in chunks of {chunk_text}; training examples: "
+        + (
+            f"first {s['train_size']} of each run's training set"
+            if s["train_size"]
+            else "each run's whole training set"
+        )
+    )
 
 
 # ============================================================================== shared rule pieces
@@ -413,16 +477,21 @@ SHARPNESS_SHELL = (
 def sharpness_params(regime_of):
     """regime_of(wildcards): the regime whose training produced the measured model (its
     eval_chunk is the measurement's, eval_chunk)."""
-    return dict(size=lambda w: subset_args(w.net, "sharpness", ("train",)),
-                chunk=lambda w: eval_chunk("sharpness", w.net, regime_of(w)),
-                options=sharpness_options(), **gpu_params())
+    return dict(
+        size=lambda w: subset_args(w.net, "sharpness", ("train",)),
+        chunk=lambda w: eval_chunk("sharpness", w.net, regime_of(w)),
+        options=sharpness_options(),
+        **gpu_params(),
+    )
 
 
 # ---- the figures (landscape.smk: fig2, fig3, fig7, slice2d_figure; sweeps.smk: *_figure)
 # The input a figure is drawn from is named `inputs`; figures are per net ({net}).
 
-FIGURE_SHELL = ("{params.sm} figure {params.kind} --inputs {input.inputs} "
-                "--out-stem {params.stem} --scale {params.scale} 2> {log}")
+FIGURE_SHELL = (
+    "{params.sm} figure {params.kind} --inputs {input.inputs} "
+    "--out-stem {params.stem} --scale {params.scale} 2> {log}"
+)
 FIGURE_TEXT = {  # kind: (caption in workflow/report/, report category)
     "fig2": ("fig2.rst", "Fig. 2: accuracy during training"),
     "fig3": ("fig3.rst", "Fig. 3: linear interpolation SB to LB"),
@@ -439,20 +508,27 @@ FIGURE_TEXT = {  # kind: (caption in workflow/report/, report category)
 def figure_code(kind):
     """A param that changes when the figure's own drawing code (or what it uses) changes, or the
     reader of its inputs (sharpminima.figures.registry: the module that draws each kind)."""
-    return (code_hash(FIGURE_MODULE[kind], kind)
-            + code_hash("sharpminima.figures.registry", "read_inputs"))
+    return code_hash(FIGURE_MODULE[kind], kind) + code_hash(
+        "sharpminima.figures.registry", "read_inputs"
+    )
 
 
 def figure_outputs(kind):
     """PNG and PDF of one figure of {net}, both registered for `snakemake --report`."""
     caption, category = FIGURE_TEXT[kind]
-    return [report(path, caption=f"../report/{caption}", category=category, subcategory="{net}")
-            for path in figure_files(kind, "{net}").values()]
+    # (one line: Snakemake's parser reads a line that starts with `report(` as the report: keyword)
+    opts = dict(caption=f"../report/{caption}", category=category, subcategory="{net}")
+    return [report(path, **opts) for path in figure_files(kind, "{net}").values()]
 
 
 def figure_params(kind):
-    return dict(kind=kind, code=figure_code(kind), stem=lambda w: figure_stem(kind, w.net),
-                scale=config["scale"], sm=SM)
+    return dict(
+        kind=kind,
+        code=figure_code(kind),
+        stem=lambda w: figure_stem(kind, w.net),
+        scale=config["scale"],
+        sm=SM,
+    )
 
 
 # ============================================================================== targets
@@ -476,7 +552,6 @@ def tables():
 
 
 def all_targets():
-    # landscape_targets(), remedies_targets() and sweep_targets() are defined in landscape.smk,
-    # remedies.smk and sweeps.smk (included later; called only by rule all and the report)
-    return (tables() + landscape_targets() + remedies_targets() + [METRICS, REPORT]
-            + sweep_targets())
+    # landscape_targets(), remedies_targets() and sweep_targets() are defined in plan.smk
+    # (included next; called only by rule all and the report)
+    return tables() + landscape_targets() + remedies_targets() + [METRICS, REPORT] + sweep_targets()

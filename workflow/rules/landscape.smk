@@ -4,38 +4,6 @@
 # (beyond the paper: Li et al. 2018), from directions drawn once by `slice_directions` and reused.
 # Presentation (CPU): fig2 (training curves, from history.csv), fig3, fig7, slice2d_figure: they read
 # only the small CSV records, never a checkpoint (common.smk's figure rule).
-import random
-
-LANDSCAPE_CFG = config["landscape"]
-PAIR_REGIMES = ("SB", "LB")  # the regimes whose minimizers Figs. 3 and 7 connect
-
-
-def pair_seed(net):
-    """The seed whose SB and LB runs are the pair of Figs. 3/7 and of the slices of `net`.
-
-    The paper "randomly chose a pair" of its 5 trials; here one draw per net among the configured
-    seeds, seeded by landscape.pair_seed (and the net's name), so the choice is reproducible and
-    recorded (the `seed` column of every landscape CSV, pair_draw in landscape.json).
-    """
-    draw = random.Random(f"{LANDSCAPE_CFG['pair_seed']}:{net}")
-    return draw.choice(sorted(int(s) for s in SEEDS))
-
-
-def paired_nets():
-    return [n for n in NETS if set(PAIR_REGIMES) <= set(net_regimes(n, "plain"))]
-
-
-def landscape_targets():
-    """Every landscape record and figure, for rule all."""
-    out = []
-    for net in NETS:
-        out += figure_files("fig2", net).values()
-        out += [slice_files(net, r)["csv"] for r in net_regimes(net, "plain")]
-        out += figure_files("slice2d", net).values()
-    for net in paired_nets():
-        out += list(landscape_files(net).values())
-        out += [f for k in ("fig3", "fig7") for f in figure_files(k, net).values()]
-    return out
 
 
 localrules:
@@ -53,19 +21,23 @@ rule landscape:
         lb=lambda w: run_file(w.net, "LB", pair_seed(w.net), "model"),
     output:
         **landscape_files("{net}"),
-    params:
-        seed=lambda w: pair_seed(w.net),
-        draw=f"--pair-seed {LANDSCAPE_CFG['pair_seed']} --candidates {' '.join(SEEDS)}",
-        alphas=(f"--alpha-min {LANDSCAPE_CFG['alpha_min']} --alpha-max {LANDSCAPE_CFG['alpha_max']} "
-                f"--points {LANDSCAPE_CFG['points']}"),
-        chunk=lambda w: eval_chunk("landscape", w.net, *PAIR_REGIMES),
-        sizes=lambda w: subset_args(w.net, "landscape"),
-        **gpu_params(),
+    log:
+        log_file("landscape"),
+    conda:
+        CONDA_ENV
     threads: config["threads"]
     resources:
         gpu=1,
-    log:
-        log_file("landscape"),
+    params:
+        **gpu_params(),
+        seed=lambda w: pair_seed(w.net),
+        draw=f"--pair-seed {LANDSCAPE_CFG['pair_seed']} --candidates {' '.join(SEEDS)}",
+        alphas=(
+            f"--alpha-min {LANDSCAPE_CFG['alpha_min']} --alpha-max {LANDSCAPE_CFG['alpha_max']} "
+            f"--points {LANDSCAPE_CFG['points']}"
+        ),
+        chunk=lambda w: eval_chunk("landscape", w.net, *PAIR_REGIMES),
+        sizes=lambda w: subset_args(w.net, "landscape"),
     shell:
         "{params.sm} landscape --sb-model {input.sb} --lb-model {input.lb} --data {input.data} "
         "--seed {params.seed} {params.draw} {params.alphas} --eval-chunk {params.chunk} "
@@ -79,11 +51,13 @@ rule slice_directions:
         model=lambda w: run_file(w.net, w.regime, pair_seed(w.net), "model"),
     output:
         slice_files("{net}", "{regime}")["directions"],
+    log:
+        log_file("slice_directions"),
+    conda:
+        CONDA_ENV
     params:
         seed=LANDSCAPE_CFG["slice_seed"],
         sm=SM,
-    log:
-        log_file("slice_directions"),
     shell:
         "{params.sm} directions --model {input.model} --seed {params.seed} --out {output} 2> {log}"
 
@@ -96,17 +70,19 @@ rule slice2d:
     output:
         csv=slice_files("{net}", "{regime}")["csv"],
         meta=slice_files("{net}", "{regime}")["meta"],
+    log:
+        log_file("slice2d"),
+    conda:
+        CONDA_ENV
+    threads: config["threads"]
+    resources:
+        gpu=1,
     params:
+        **gpu_params(),
         seed=lambda w: pair_seed(w.net),
         grid=f"--grid {LANDSCAPE_CFG['slice_grid']} --span {LANDSCAPE_CFG['slice_span']}",
         chunk=lambda w: eval_chunk("landscape", w.net, w.regime),
         sizes=lambda w: subset_args(w.net, "landscape", ("train",)),
-        **gpu_params(),
-    threads: config["threads"]
-    resources:
-        gpu=1,
-    log:
-        log_file("slice2d"),
     shell:
         "{params.sm} slice2d --model {input.model} --directions {input.directions} "
         "--data {input.data} {params.grid} --regime {wildcards.regime} --seed {params.seed} "
@@ -116,16 +92,20 @@ rule slice2d:
 
 rule fig2:
     input:
-        inputs=lambda w: [run_file(w.net, r, s, "history")
-                          for r in net_regimes(w.net, "plain") for s in SEEDS],
-        metrics=lambda w: [run_file(w.net, r, s, "metrics")
-                           for r in net_regimes(w.net, "plain") for s in SEEDS],
+        inputs=lambda w: [
+            run_file(w.net, r, s, "history") for r in net_regimes(w.net, "plain") for s in SEEDS
+        ],
+        metrics=lambda w: [
+            run_file(w.net, r, s, "metrics") for r in net_regimes(w.net, "plain") for s in SEEDS
+        ],
     output:
         figure_outputs("fig2"),
-    params:
-        **figure_params("fig2"),
     log:
         log_file("fig2"),
+    conda:
+        CONDA_ENV
+    params:
+        **figure_params("fig2"),
     shell:
         FIGURE_SHELL
 
@@ -135,10 +115,12 @@ rule fig3:
         inputs=landscape_files("{net}")["linear"],
     output:
         figure_outputs("fig3"),
-    params:
-        **figure_params("fig3"),
     log:
         log_file("fig3"),
+    conda:
+        CONDA_ENV
+    params:
+        **figure_params("fig3"),
     shell:
         FIGURE_SHELL
 
@@ -148,10 +130,12 @@ rule fig7:
         inputs=landscape_files("{net}")["curvilinear"],
     output:
         figure_outputs("fig7"),
-    params:
-        **figure_params("fig7"),
     log:
         log_file("fig7"),
+    conda:
+        CONDA_ENV
+    params:
+        **figure_params("fig7"),
     shell:
         FIGURE_SHELL
 
@@ -161,9 +145,11 @@ rule slice2d_figure:
         inputs=lambda w: [slice_files(w.net, r)["csv"] for r in net_regimes(w.net, "plain")],
     output:
         figure_outputs("slice2d"),
-    params:
-        **figure_params("slice2d"),
     log:
         log_file("slice2d_figure"),
+    conda:
+        CONDA_ENV
+    params:
+        **figure_params("slice2d"),
     shell:
         FIGURE_SHELL

@@ -3,15 +3,9 @@
 # (params, shell) is common.smk's, shared with the sweeps' sharpness.
 
 
-def sharpness_files(nets=None, regimes=None, spaces=None, eps_list=None):
-    s = config["sharpness"]
-    return [sharpness_file(n, r, sd, sp, e)
-            for n in (nets or NETS) for r in (regimes or net_regimes(n, "plain")) for sd in SEEDS
-            for sp in (spaces or s["spaces"]) for e in (eps_list or s["eps"])]
-
-
-def hessian_files():
-    return [hessian_file(n, r, s) for n in NETS for r in net_regimes(n, "plain") for s in SEEDS]
+localrules:
+    sharpness_table,  # the tables: light, on the submitting host with a cluster executor
+    hessian_table,
 
 
 rule sharpness:
@@ -20,13 +14,15 @@ rule sharpness:
         data=lambda w: prepared(net_dataset(w.net)),
     output:
         sharpness_file("{net}", "{regime}", "{seed}", "{space}", "{eps}"),
-    params:
-        **sharpness_params(lambda w: w.regime),
+    log:
+        log_file("sharpness"),
+    conda:
+        CONDA_ENV
     threads: config["threads"]
     resources:
         gpu=1,
-    log:
-        log_file("sharpness"),
+    params:
+        **sharpness_params(lambda w: w.regime),
     shell:
         SHARPNESS_SHELL
 
@@ -37,19 +33,21 @@ rule hessian:
         data=lambda w: prepared(net_dataset(w.net)),
     output:
         hessian_file("{net}", "{regime}", "{seed}"),
+    log:
+        log_file("hessian"),
+    conda:
+        CONDA_ENV
+    threads: config["threads"]
+    resources:
+        gpu=1,
     params:
+        **gpu_params(),
         size=lambda w: subset_args(w.net, "hessian", ("train",)),
         chunk=lambda w: eval_chunk("hessian", w.net, w.regime),
         k=config["hessian"]["top_k"],
         samples=config["hessian"]["trace_samples"],
         seed=config["hessian"]["seed"],
         tol=config["hessian"]["tol"],
-        **gpu_params(),
-    threads: config["threads"]
-    resources:
-        gpu=1,
-    log:
-        log_file("hessian"),
     shell:
         "{params.sm} hessian --model {input.model} --data {input.data} {params.size} --k {params.k} "
         "--trace-samples {params.samples} --seed {params.seed} --tol {params.tol} "
@@ -61,16 +59,18 @@ rule sharpness_table:
     input:
         lambda w: sharpness_files(spaces=[TABLE_SPACE[w.table]]),
     output:
-        **table_files("{table}"),
+        **table_outputs("{table}"),
+    log:
+        log_file("sharpness_table"),
     wildcard_constraints:
         table="table3|table4",
+    conda:
+        CONDA_ENV
     params:
         scale=config["scale"],
         caption=lambda w: sharpness_caption(),
         factor=config["sharpness"]["shortfall_factor"],
         sm=SM,
-    log:
-        log_file("sharpness_table"),
     shell:
         "{params.sm} sharpness-table {input} --caption {params.caption:q} "
         "--shortfall-factor {params.factor} "
@@ -81,12 +81,14 @@ rule hessian_table:
     input:
         hessian_files(),
     output:
-        **table_files("hessian"),
+        **table_outputs("hessian"),
+    log:
+        log_file("hessian_table"),
+    conda:
+        CONDA_ENV
     params:
         scale=config["scale"],
         sm=SM,
-    log:
-        log_file("hessian_table"),
     shell:
         "{params.sm} hessian-table {input} --out-csv {output.csv} --out-md {output.md} "
         "--scale {params.scale} 2> {log}"

@@ -8,12 +8,14 @@ rule train:
         data=lambda w: prepared(net_dataset(w.net)),
     output:
         **run_files(run_dir("{net}", "{regime}", "{seed}")),
-    params:
-        **train_params(train_spec),
+    log:
+        log_file("train"),
+    conda:
+        CONDA_ENV
     threads: config["threads"]
     resources:
         gpu=1,
-    log:
-        log_file("train"),
+    params:
+        **train_params(train_spec),
     shell:
         TRAIN_SHELL

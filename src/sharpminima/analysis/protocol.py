@@ -4,8 +4,8 @@ The paper's Table 2 claim is about test accuracy at comparable training fit: bot
 their training set (99.7-99.9% for F1). A pair whose final training accuracies differ by more than
 a declared tolerance (config `protocol.fit_tolerance_pts`; default 2 points, above the paper's own
 largest SB-LB difference, 1.64 points for F2) is "not compared at comparable training fit": it
-cannot make the claim hold or not hold. Diverged runs (sharpminima.training.divergence) are listed and left
-out of every mean.
+cannot make the claim hold or not hold. Diverged runs (sharpminima.training.divergence) are listed
+and left out of every mean.
 """
 
 from __future__ import annotations

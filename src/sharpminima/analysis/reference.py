@@ -25,7 +25,7 @@ def header(run: dict) -> str:
         f"{' (with uncommitted changes)' if run.get('dirty') else ''} on {run['machine']}, "
         f"{run['started']} UTC; wall time {wall / 60:.1f} min ({wall:.0f} s) for the whole "
         "pipeline, set-up excluded.",
-        *([f"> Phases: " + "; ".join(f"{k} {v / 60:.1f} min" for k, v in run["phases"].items())]
+        *(["> Phases: " + "; ".join(f"{k} {v / 60:.1f} min" for k, v in run["phases"].items())]
           if run.get("phases") else []),
         *([f"> {run['note']}."] if run.get("note") else []),
         f"> Regenerate: `{run['command']}`, then `make reference-cpu`. Everything below is the "

@@ -224,7 +224,7 @@ def result_link(report_dir: Path) -> LinkFn:
 
 def _without_title(md: str) -> str:
     """The report without its first-level title (the landing page has its own)."""
-    return "\n".join(l for l in md.splitlines() if not re.match(r"^#\s", l))
+    return "\n".join(line for line in md.splitlines() if not re.match(r"^#\s", line))
 
 
 def raw_block(key: str, fragment: str) -> str:

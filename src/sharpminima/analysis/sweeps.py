@@ -17,11 +17,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from sharpminima.analysis import records
+from sharpminima.analysis import records, stats
 from sharpminima.analysis.stats import mean_std
 from sharpminima.analysis.tables import SCALE_NOTE, fmt
 from sharpminima.core.layout import eps_text, read_metrics, run_dir
-from sharpminima.analysis import stats
 
 SHARPNESS_COLUMNS = ["eps", "space", "sharpness", "f_x"]
 RECORD_COLUMNS = ["run", "epoch", "net", "regime", "seed", "dataset", *SHARPNESS_COLUMNS]

@@ -173,7 +173,8 @@ def sharpness_table(records: pd.DataFrame, scale: str,
 def sharpness_markdown(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "net": df.net, "data": df.dataset, "regime": df.regime, "eps": df.eps.map(eps_text),
-        "n": df.n, "sharpness (ours)": [fmt(m, s) for m, s in zip(df.sharpness_mean, df.sharpness_std)],
+        "n": df.n,
+        "sharpness (ours)": [fmt(m, s) for m, s in zip(df.sharpness_mean, df.sharpness_std)],
         "sharpness (paper)": [fmt(m, s) for m, s in zip(df.paper_mean, df.paper_std)],
         "ratio to SB (ours)": [fmt(r, np.nan, 1) for r in df.lb_over_sb],
         "ratio to SB (paper)": [fmt(r, np.nan, 1) for r in df.paper_lb_over_sb],
@@ -192,8 +193,8 @@ def sharpness_caption(records: pd.DataFrame, scale: str, choices: str) -> str:
             f"paper's (Keskar et al. 2017); ratio = regime mean / SB mean. 'sharpness (ours)' is "
             "the paper's estimator (10 L-BFGS-B iterations); 'best of both maximizers' is the "
             "largest value found in the same box by it or by projected sign ascent "
-            "(src/sharpminima/measures/box_ascent.py), and the last column counts the records where the "
-            f"paper's estimator falls short of that by more than the factor. {choices}. "
+            "(src/sharpminima/measures/box_ascent.py), and the last column counts the records "
+            f"where the paper's estimator falls short of that by more than the factor. {choices}. "
             + SCALE_NOTE.get(scale, ""))
 
 

@@ -23,7 +23,8 @@ DROP_SPREAD_FACTOR = 2.0  # Fig. 4: the accuracy drop must exceed this many seed
 DROP_MIN_PTS = 0.5  # ... and this many points
 
 HOLDS, PARTLY, FAILS, NOT_RUN = "holds", "partly", "does not hold", "not run"
-NOT_COMPARABLE = "not comparable"  # no pair at comparable training fit (sharpminima.analysis.protocol)
+# no pair at comparable training fit (sharpminima.analysis.protocol)
+NOT_COMPARABLE = "not comparable"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def _gap_item(net: str, sb: pd.Series, lb: pd.Series, fit) -> Item:
         return Item(net, values, f"{net}: SB-LB {gap:+.2f} pts, NOT COMPARED (train acc SB "
                     f"{fit.sb_train_acc:.2f}% vs LB {fit.lb_train_acc:.2f}%, |diff| > "
                     f"{fit.tolerance:g} pts)")
-    return Item(net, values, f"{net}: SB-LB {gap:+.2f} pts (Welch p={p:.3g}, n={len(sb)}/{len(lb)})")
+    return Item(net, values,
+                f"{net}: SB-LB {gap:+.2f} pts (Welch p={p:.3g}, n={len(sb)}/{len(lb)})")
 
 
 def lb_generalizes_worse(runs: pd.DataFrame, fits: dict | None = None) -> Verdict:

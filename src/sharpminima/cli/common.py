@@ -10,6 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: torch is imported inside the verbs (fast `--help`)
+    import torch
 
 
 def json_arg(text: str) -> dict:

@@ -14,8 +14,15 @@ import logging
 import sys
 
 from sharpminima import __version__
-from sharpminima.cli import (data_verbs, figure_verbs, landscape_verbs, measure_verbs,
-                             report_verbs, table_verbs, train_verbs)
+from sharpminima.cli import (
+    data_verbs,
+    figure_verbs,
+    landscape_verbs,
+    measure_verbs,
+    report_verbs,
+    table_verbs,
+    train_verbs,
+)
 from sharpminima.cli.common import show_defaults
 
 # in the order `sharpminima --help` lists them: the pipeline's stages
@@ -26,8 +33,8 @@ GROUPS = (data_verbs, train_verbs, measure_verbs, landscape_verbs, table_verbs, 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sharpminima",
-        description="Reproduce Keskar et al. 2017 (large-batch training converges to sharp minima). "
-                    "Each verb is one pipeline stage; the Snakefile chains them.")
+        description="Reproduce Keskar et al. 2017 (large-batch training converges to sharp "
+                    "minima). Each verb is one pipeline stage; the Snakefile chains them.")
     parser.add_argument("--version", action="version", version=f"sharpminima {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for group in GROUPS:

@@ -67,8 +67,8 @@ def cmd_hessian(args) -> int:
 def cmd_grad_noise(args) -> int:
     import pandas as pd
 
-    from sharpminima.core.atomic import atomic_path
     from sharpminima.analysis import stats
+    from sharpminima.core.atomic import atomic_path
     from sharpminima.measures import noise
     device = setup_compute(args)
     model, split, labels = runs.load_run(args, device)

@@ -53,7 +53,8 @@ def cmd_readme_verdicts(args) -> int:
     from sharpminima.analysis import report
     from sharpminima.core.atomic import write_text
     readme = Path(args.readme)
-    write_text(readme, report.readme_with_verdicts(readme.read_text(), Path(args.report).read_text(),
+    write_text(readme, report.readme_with_verdicts(readme.read_text(),
+                                                   Path(args.report).read_text(),
                                                    "make readme-verdicts"))
     return 0
 

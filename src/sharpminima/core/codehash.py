@@ -107,7 +107,8 @@ def _imports(node: ast.ImportFrom, module: str) -> dict[str, tuple[str, str | No
 
 
 def _resolve(module: str, name: str, seen: frozenset = frozenset()) -> tuple[str, str] | None:
-    """Where `name` of `module` is defined: (module, name), following re-exports; None if nowhere."""
+    """Where `name` of `module` is defined: (module, name), following re-exports; None if
+    nowhere."""
     defs, imports = _parsed(module)
     if name in defs:
         return module, name

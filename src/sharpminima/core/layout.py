@@ -12,7 +12,7 @@ _EPOCH = re.compile(r"^epoch(\d+)$")
 
 
 def run_dir(path) -> Path:
-    """The run folder of a file in it or in its iterates/ (model, iterate, or a record of either)."""
+    """The run folder of a file in it or in its iterates/ (model, iterate, or a record of either)."""  # noqa: E501 -- rewrapping changes the figure/sweep rules' code_hash
     folder = Path(path).parent
     return folder.parent if folder.name == ITERATES else folder
 
@@ -33,7 +33,7 @@ def eps_text(eps) -> str:
 
 
 def metrics_path(path) -> Path:
-    """The metrics.json of the run that `path` (a file of the run or of its iterates/) belongs to."""
+    """The metrics.json of the run that `path` (a file of the run or of its iterates/) belongs to."""  # noqa: E501 -- as above: in the rules' code_hash
     return run_dir(path) / "metrics.json"
 
 

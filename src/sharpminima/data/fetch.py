@@ -38,8 +38,7 @@ import numpy as np
 from sharpminima import __version__
 from sharpminima.core.atomic import write_json
 from sharpminima.data.checksums import CHUNK, content_sha256, file_digest, file_sha256
-from sharpminima.data.datasets import (DATASETS, TIMIT_FORMAT, DatasetSpec, FileSpec,
-                                  cifar_members)
+from sharpminima.data.datasets import DATASETS, TIMIT_FORMAT, DatasetSpec, FileSpec, cifar_members
 
 MANIFEST = "MANIFEST.json"
 USER_AGENT = f"sharpminima/{__version__} (dataset fetch; Python urllib)"

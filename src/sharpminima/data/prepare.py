@@ -20,9 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from sharpminima.core.atomic import atomic_path
-from sharpminima.data.datasets import (CIFAR_LAYOUT, DATASETS, IDX_FILES, TIMIT_FORMAT, DatasetSpec,
-                                  cifar_members)
 from sharpminima.data.checksums import file_sha256
+from sharpminima.data.datasets import (
+    CIFAR_LAYOUT,
+    DATASETS,
+    IDX_FILES,
+    TIMIT_FORMAT,
+    DatasetSpec,
+    cifar_members,
+)
 from sharpminima.data.fetch import MANIFEST, TIMIT_KEYS, incomplete_archive_message
 
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions

@@ -9,11 +9,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from sharpminima.figures.style import (ACC_COLOR, ACC_LABEL, LOSS_COLOR, LOSS_LABEL, SPLIT_STYLES,
-                                       readable_log_ticks, single, styled, title)
+from sharpminima.figures.style import (
+    ACC_COLOR,
+    ACC_LABEL,
+    LOSS_COLOR,
+    LOSS_LABEL,
+    SPLIT_STYLES,
+    readable_log_ticks,
+    single,
+    styled,
+    title,
+)
 
 PATH_TEXT = {
-    "linear": ("Fig. 3: linear interpolation", r"$\alpha$   (point $\alpha\,x_{LB} + (1-\alpha)\,x_{SB}$)"),
+    "linear": ("Fig. 3: linear interpolation",
+               r"$\alpha$   (point $\alpha\,x_{LB} + (1-\alpha)\,x_{SB}$)"),
     "curvilinear": ("Fig. 7: curvilinear path",
                     r"$\alpha$   (point $\sin(\alpha\pi/2)\,x_{LB} + \cos(\alpha\pi/2)\,x_{SB}$)"),
 }

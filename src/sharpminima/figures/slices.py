@@ -10,8 +10,15 @@ import pandas as pd
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from sharpminima.figures.style import (ACC_LABEL, LOSS_LABEL, nice_log_ticks, regime_order, single,
-                                       styled, title)
+from sharpminima.figures.style import (
+    ACC_LABEL,
+    LOSS_LABEL,
+    nice_log_ticks,
+    regime_order,
+    single,
+    styled,
+    title,
+)
 
 
 def _levels(values: np.ndarray, count: int = 16) -> tuple[np.ndarray, Normalize]:

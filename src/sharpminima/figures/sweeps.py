@@ -1,8 +1,8 @@
 """Figures of the paper's Section 4 (Figs. 4, 5, 6) and of gradient noise: frame in, Figure out.
 
 Same contract and style as the paper's figures (``sharpminima.figures.style``: ``styled``, colours,
-titles, ticks and ``save``): the frames come from ``sharpminima.analysis.sweeps``; nothing here reads
-a checkpoint or computes a loss.
+titles, ticks and ``save``): the frames come from ``sharpminima.analysis.sweeps``; nothing here
+reads a checkpoint or computes a loss.
 Mean and spread are over seeds: markers at the mean, error bars ± 1 sd (none with one seed).
 """
 
@@ -14,9 +14,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sharpminima.core.layout import eps_text
-from sharpminima.figures.style import (ACC_COLOR, ACC_LABEL, LOSS_LABEL, PALETTE, int_log2_ticks,
-                                       integer_epochs, log_if_positive, regime_color, regime_order,
-                                       single, styled, title)
+from sharpminima.figures.style import (
+    ACC_COLOR,
+    ACC_LABEL,
+    LOSS_LABEL,
+    PALETTE,
+    int_log2_ticks,
+    integer_epochs,
+    log_if_positive,
+    regime_color,
+    regime_order,
+    single,
+    styled,
+    title,
+)
 
 SHARP_COLOR = PALETTE[2]
 SHARP_LABEL = "sharpness (Metric 2.1)"

@@ -9,8 +9,15 @@ import matplotlib as mpl
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sharpminima.figures.style import (ACC_LABEL, SPLIT_STYLES, regime_color, regime_order,
-                                       single, styled, title)
+from sharpminima.figures.style import (
+    ACC_LABEL,
+    SPLIT_STYLES,
+    regime_color,
+    regime_order,
+    single,
+    styled,
+    title,
+)
 
 
 def fig2(df: pd.DataFrame, scale: str) -> Figure:

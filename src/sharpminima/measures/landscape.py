@@ -13,11 +13,12 @@ parameter" (what the authors' code interpolated) coincide. Integer buffers (BN's
 left at x_SB's value; they do not enter the forward pass.
 
 2-D slices (beyond the paper; Li et al. 2018): f(x + a d1 + b d2) on a square grid, with d1, d2 two
-seeded Gaussian directions, filter-normalized: every filter (first-axis slice: a conv output channel,
-a linear layer's output-neuron row) of every weight tensor of d is rescaled to the Euclidean norm of
-the same filter of x. Biases and BN parameters (every tensor with fewer than two axes) get a zero
-direction (Li et al.'s "ignore biasbn"), and BN running buffers are never moved. The directions are
-drawn on the CPU from one generator (reproducible on any device) and saved as an artifact.
+seeded Gaussian directions, filter-normalized: every filter (first-axis slice: a conv output
+channel, a linear layer's output-neuron row) of every weight tensor of d is rescaled to the
+Euclidean norm of the same filter of x. Biases and BN parameters (every tensor with fewer than two
+axes) get a zero direction (Li et al.'s "ignore biasbn"), and BN running buffers are never moved.
+The directions are drawn on the CPU from one generator (reproducible on any device) and saved as an
+artifact.
 
 Performance and hygiene: ONE model is kept; each point's tensors are written into its parameters in
 place under ``torch.no_grad`` (no model copies, no per-sample Python), each point costs one chunked
@@ -86,7 +87,8 @@ def alpha_grid(alpha_min: float = -1.0, alpha_max: float = 2.0, points: int = 25
 
 
 def slice_coords(grid: int, span: float) -> np.ndarray:
-    """`grid` coordinates evenly spaced on [-span, span]; with an odd grid the centre is exactly 0."""
+    """`grid` coordinates evenly spaced on [-span, span]; with an odd grid the centre is exactly
+    0."""
     if grid < 2 or not span > 0:
         raise ValueError("need grid >= 2 and span > 0")
     half = (grid - 1) / 2
@@ -133,7 +135,8 @@ def write_combination(targets: Mapping[str, torch.Tensor],
 
 @contextlib.contextmanager
 def moved(model: torch.nn.Module) -> Iterator[dict[str, torch.Tensor]]:
-    """Yield the model's live float tensors for in-place writes; restore them bit for bit on exit."""
+    """Yield the model's live float tensors for in-place writes; restore them bit for bit on
+    exit."""
     targets = float_entries(model)
     saved = snapshot(model)
     try:
@@ -192,7 +195,8 @@ def _label(df: pd.DataFrame, **columns) -> pd.DataFrame:
 
 
 def parametric_from_files(sb_path: str | Path, lb_path: str | Path, data: Dataset,
-                          alphas: Sequence[float], chunk: int, device="cpu", seed: int | None = None,
+                          alphas: Sequence[float], chunk: int, device="cpu",
+                          seed: int | None = None,
                           paths: Sequence[str] = PATHS) -> tuple[pd.DataFrame, dict]:
     """Load x_SB into the one model and x_LB as tensors, run ``parametric``, label the rows
     (net, dataset, seed, bn, eval_chunk) and describe what was interpolated."""

@@ -46,10 +46,19 @@ import torch
 
 from sharpminima.data.splits import Split
 from sharpminima.measures.box_ascent import DEFAULT_SIGN_STEP, SignAscent, sign_ascent_maximize
-from sharpminima.measures.lbfgs_box import (LBFGSB_ENGINE, AtStart, BoxMax, FunAndGrad,
-                                            lbfgsb_maximize)
-from sharpminima.measures.subspace import (A_DISTRIBUTIONS, DEFAULT_A_DIST, pinv_coordinates,
-                                           random_basis)
+from sharpminima.measures.lbfgs_box import (
+    LBFGSB_ENGINE,
+    AtStart,
+    BoxMax,
+    FunAndGrad,
+    lbfgsb_maximize,
+)
+from sharpminima.measures.subspace import (
+    A_DISTRIBUTIONS,
+    DEFAULT_A_DIST,
+    pinv_coordinates,
+    random_basis,
+)
 from sharpminima.nets.evaluate import loss_and_grad
 from sharpminima.nets.params import assign_flat, flatten, restored, trainable
 

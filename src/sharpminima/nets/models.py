@@ -123,7 +123,8 @@ NETS: dict[str, NetSpec] = {
                   lambda s, k, bn: fully_connected(s, k, depth=7, bn=bn)),
     "C1": NetSpec("C1", "cifar10", "2 x [Conv 64 5x5, BN, ReLU, MaxPool] -> FC 384 -> FC 192 -> FC",
                   shallow_conv),
-    "C2": NetSpec("C2", "cifar10", "VGG-16-like: 13 x [Conv 3x3, BN, ReLU] in 5 pooled blocks -> FC 512 -> FC",
+    "C2": NetSpec("C2", "cifar10",
+                  "VGG-16-like: 13 x [Conv 3x3, BN, ReLU] in 5 pooled blocks -> FC 512 -> FC",
                   vgg_conv),
     "C3": NetSpec("C3", "cifar100", "as C1, 100 classes", shallow_conv),
     "C4": NetSpec("C4", "cifar100", "as C2, 100 classes", vgg_conv),
@@ -140,7 +141,8 @@ def glorot_init(model: nn.Module) -> None:
 
 def build(name: str, input_shape, num_classes: int, bn: str = "batch",
           seed: int | None = None) -> nn.Sequential:
-    """Build net `name` for the given data shape; with a seed, the initial point depends only on it."""
+    """Build net `name` for the given data shape; with a seed, the initial point depends only on
+    it."""
     if name not in NETS:
         raise KeyError(f"unknown network {name!r}; known: {', '.join(NETS)}")
     if seed is not None:

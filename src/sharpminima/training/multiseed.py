@@ -43,8 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state, vmap
 
-from sharpminima.nets import models
 from sharpminima.data.splits import Dataset, Split
+from sharpminima.nets import models
 from sharpminima.nets.evaluate import evaluate
 from sharpminima.training.train import epoch_permutation
 

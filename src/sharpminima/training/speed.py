@@ -64,7 +64,8 @@ class SpeedOptions:
 
 
 def parse(options: dict | SpeedOptions | None) -> SpeedOptions:
-    """A `speed` mapping ({option: bool}) as SpeedOptions; unknown names or non-booleans are errors."""
+    """A `speed` mapping ({option: bool}) as SpeedOptions; unknown names or non-booleans are
+    errors."""
     if isinstance(options, SpeedOptions):
         return options
     options = options or {}
@@ -93,7 +94,7 @@ def prepare_model(model: torch.nn.Module, options: dict | SpeedOptions | None,
     identity (``Module.to`` rewrites ``.data``) and the compiled forward is an instance attribute,
     so the state_dict keys are unchanged and checkpoints load into a plain model. Compilation
     happens at the first call (and once more per new input shape or train/eval mode).
-    
+
     """
     opts = parse(options)
     device = torch.device(device)

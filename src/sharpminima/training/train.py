@@ -20,15 +20,15 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from sharpminima.nets import models
 from sharpminima.core import layout, provenance
-from sharpminima.training import remedies, resume
-from sharpminima.training.stopping import DIVERGED, Stopping
-from sharpminima.training import speed as speedopts
 from sharpminima.core.atomic import atomic_path, write_json
 from sharpminima.data.splits import Dataset
+from sharpminima.nets import models
 from sharpminima.nets.checkpoint import load_state, save_model
 from sharpminima.nets.evaluate import evaluate
+from sharpminima.training import remedies, resume
+from sharpminima.training import speed as speedopts
+from sharpminima.training.stopping import DIVERGED, Stopping
 
 
 @dataclass
@@ -48,7 +48,8 @@ class TrainSpec:
     eval_chunk: int = 5000
     train_chunk: int | None = None  # physical chunk for gradient accumulation (memory only)
     save_epochs: list[int] = field(default_factory=list)  # keep the iterate after these epochs
-    # remedies of the generalization gap, composable: {name: options}, see sharpminima.training.remedies
+    # remedies of the generalization gap, composable: {name: options}, see
+    # sharpminima.training.remedies
     remedy: dict = field(default_factory=dict)
     # speed options {compile, channels_last, tf32, autocast_bf16}: bool, all off by default (off =
     # bit-identical to a run without them); fidelity notes in sharpminima.training.speed
@@ -58,9 +59,12 @@ class TrainSpec:
     #   (history.csv then opens with an epoch-0 row: the evaluation of that starting point)
     batch_schedule: list | None = None  # dynamic sampling: [[epoch, batch size or fraction], ...]
     #   from that epoch on; before the first entry, batch_size / batch_fraction
-    noise_chunk: int | None = None  # gradient noise scale B_simple (sharpminima.measures.noise) from
-    noise_every: int = 1  #   per-chunk gradients of this size, after every noise_every epochs,
-    noise_size: int | None = None  #   on the first noise_size training examples (None: all)
+    # gradient noise scale B_simple (sharpminima.measures.noise) from per-chunk gradients of size
+    # noise_chunk, after every noise_every epochs, on the first noise_size training examples
+    # (None: all)
+    noise_chunk: int | None = None
+    noise_every: int = 1
+    noise_size: int | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainSpec":
@@ -70,7 +74,8 @@ class TrainSpec:
             raise ValueError(f"unknown training option(s): {sorted(unknown)}")
         spec = cls(**d)
         spec.betas = tuple(spec.betas)
-        remedies.validate(spec.remedy)  # unknown remedies or options: a clear error, before training
+        # unknown remedies or options: a clear error, before training
+        remedies.validate(spec.remedy)
         speedopts.parse(spec.speed)
         spec._check_schedule()
         return spec
@@ -209,7 +214,8 @@ def _evaluated_row(spec: TrainSpec, data: Dataset, model, epoch: int, batch: int
 def _start_point(spec: TrainSpec, data: Dataset, model, history: list, batch: int, out_dir: Path,
                  log: Callable[[str], None]) -> None:
     """Epoch 0, before any step: keep x0 when save_epochs holds 0, and when warm-starting
-    (init_from) evaluate the loaded point as history's epoch-0 row (the SB iterate's own numbers)."""
+    (init_from) evaluate the loaded point as history's epoch-0 row (the SB iterate's own
+    numbers)."""
     if 0 in spec.save_epochs:
         _save(model, spec, data, iterate_path(out_dir, 0))
     if spec.init_from:
@@ -294,7 +300,8 @@ def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
 def _finish(spec, data, model, history, status, batch, out_dir, device, wall) -> dict:
     last = history[-1] if history else {}
     metrics = {
-        "net": spec.net, "regime": spec.regime, "dataset": data.name, "seed": spec.seed, "status": status,
+        "net": spec.net, "regime": spec.regime, "dataset": data.name, "seed": spec.seed,
+        "status": status,
         "batch_size": batch, "n_train": len(data.train), "n_test": len(data.test),
         "num_classes": data.num_classes,
         "epochs": sum(1 for h in history if h["epoch"] > 0),  # an epoch-0 row is no epoch
