@@ -58,7 +58,7 @@ class Fit:
     def text(self) -> str:
         state = "comparable" if self.comparable else NOT_COMPARABLE.upper()
         return (f"{self.net}: train acc SB {self.sb_train_acc:.2f}% vs LB "
-                f"{self.lb_train_acc:.2f}% (|diff| {self.difference:.2f} pts, tolerance "
+                f"{self.lb_train_acc:.2f}% (difference {self.difference:.2f} pts, tolerance "
                 f"{self.tolerance:g}): {state}")
 
 

@@ -91,7 +91,7 @@ def table2_markdown(df: pd.DataFrame) -> pd.DataFrame:
                                zip(df.paper_test_acc_mean, df.paper_test_acc_std)],
         "SB-LB test gap (ours)": [fmt(g, np.nan) for g in df.test_gap_sb_minus_lb],
         "SB-LB test gap (paper)": [fmt(g, np.nan) for g in df.paper_test_gap_sb_minus_lb],
-        "SB-LB train fit |diff| pts": [_fit_text(d, c, t) for d, c, t in zip(
+        "SB-LB train fit difference (pts)": [_fit_text(d, c, t) for d, c, t in zip(
             df.train_fit_diff, df.train_fit_comparable, df.fit_tolerance_pts)],
     })
     if df["diverged"].any():

@@ -67,7 +67,7 @@ def _gap_item(net: str, sb: pd.Series, lb: pd.Series, fit) -> Item:
               "comparable": fit is None or fit.comparable}
     if not values["comparable"]:
         return Item(net, values, f"{net}: SB-LB {gap:+.2f} pts, NOT COMPARED (train acc SB "
-                    f"{fit.sb_train_acc:.2f}% vs LB {fit.lb_train_acc:.2f}%, |diff| > "
+                    f"{fit.sb_train_acc:.2f}% vs LB {fit.lb_train_acc:.2f}%, difference > "
                     f"{fit.tolerance:g} pts)")
     return Item(net, values,
                 f"{net}: SB-LB {gap:+.2f} pts (Welch p={p:.3g}, n={len(sb)}/{len(lb)})")
