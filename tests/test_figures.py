@@ -142,8 +142,9 @@ def test_save_writes_png_and_pdf_atomically(tmp_path, history):
 def test_registry_names_a_module_and_a_function_for_every_kind():
     import importlib
 
-    from sharpminima.figures import sweeps
-    assert set(registry.MODULE_OF) == {"fig2", "fig3", "fig7", "slice2d", *sweeps.FIGURES}
+    from sharpminima.figures import correlation, sweeps
+    assert set(registry.MODULE_OF) == {"fig2", "fig3", "fig7", "slice2d", *sweeps.FIGURES,
+                                       *correlation.FIGURES}
     for kind, module in registry.MODULE_OF.items():
         assert registry.FIGURES[kind] is getattr(importlib.import_module(module), kind)
 

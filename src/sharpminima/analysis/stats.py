@@ -1,5 +1,5 @@
 """The statistics of the analysis, in one place: means over seeds, Welch's t-test, Spearman's rho,
-the log-log fit of the gradient spread.
+Kendall's tau and its percentile bootstrap interval, the log-log fit of the gradient spread.
 
 Every table, verdict and finding computes these through this module, so a change of convention
 (ddof, how a group of one seed is treated) is made once.
@@ -57,3 +57,39 @@ def fit_loglog(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
         return math.nan, math.nan
     slope, intercept = np.polyfit(np.log10(x[ok]), np.log10(y[ok]), 1)
     return float(slope), float(intercept)
+
+
+def _finite_pairs(x, y) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    return x[ok], y[ok]
+
+
+def kendall(x, y) -> float:
+    """Kendall's tau-b of x and y over the pairs where both are finite (SciPy's `kendalltau`,
+    ties counted as tau-b does); NaN with fewer than two such pairs or when either side is
+    constant (no ranking to compare)."""
+    x, y = _finite_pairs(x, y)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(_scipy.kendalltau(x, y).statistic)
+
+
+def bootstrap_ci(x, y, statistic=kendall, n_resamples: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic(x, y)`: the finite (x, y) pairs resampled with
+    replacement `n_resamples` times from `numpy.random.default_rng(seed)` (deterministic: the same
+    inputs, resamples and seed give the same interval), the (1 - level)/2 and (1 + level)/2
+    quantiles of the resampled statistics. Resamples whose statistic is undefined (e.g. a constant
+    side) are left out; (NaN, NaN) with fewer than two pairs or no defined resample."""
+    x, y = _finite_pairs(x, y)
+    if len(x) < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(int(n_resamples), len(x)))
+    values = np.array([statistic(x[i], y[i]) for i in idx], dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return math.nan, math.nan
+    lo, hi = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)

@@ -26,6 +26,7 @@ MODULE_OF: dict[str, str] = {
     "fig6": "sharpminima.figures.sweeps",
     "noise_spread": "sharpminima.figures.sweeps",
     "noise_scale": "sharpminima.figures.sweeps",
+    "correlation": "sharpminima.figures.correlation",
 }
 
 
@@ -52,6 +53,9 @@ def read_inputs(kind: str, paths: Sequence[str | Path]) -> pd.DataFrame:
     from sharpminima.analysis.records import read_histories
     if kind == "fig2":
         return read_histories(paths)
+    if kind == "correlation":  # analysis.correlation.correlation_frame's CSV; '' = no remedy
+        df = pd.concat([pd.read_csv(p, dtype={"remedy": str}) for p in paths], ignore_index=True)
+        return df.assign(remedy=df["remedy"].fillna("")) if "remedy" in df else df
     return pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
 
 

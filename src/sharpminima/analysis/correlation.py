@@ -1,0 +1,364 @@
+"""Beyond the paper: does any measure predict the generalization gap, and which measures survive a
+reparametrization that leaves the function unchanged?
+
+The correlation study. Input: one row per trained model of the configuration (diverged runs left
+out by the caller), with its labels (net, dataset, regime, seed, batch_size, remedy: '' for none,
+sb_epochs: the warm-start K or NaN), its accuracies as fractions (train_acc, test_acc), its losses
+(train_loss, test_loss) and one column per measure. Out: Kendall's tau of each measure with each
+gap over every model, a percentile bootstrap interval of it, and the granulated tau of Jiang et
+al. 2020 ("Fantastic generalization measures", Sec. 4): per factor of the grid (batch size,
+remedy, warm-start epochs), the tau within each group of models that differ only in that factor,
+averaged over the groups (psi_i); their mean over the varied factors is Psi.
+
+The reparametrization test. Input: one row per (net, regime, seed, alpha) with one column per
+measure, alpha being the rescaling of the net's layers that leaves its function unchanged
+(alpha = 1: the trained model). Out: per net, regime, measure and alpha the value, its largest
+relative change from alpha = 1 over the seeds, the regime/SB ratio, whether that ratio keeps its
+sign and size, and whether the measure is invariant.
+
+Both verdicts are `verdicts.Verdict`s, their thresholds module constants stated in the rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sharpminima.analysis.stats import bootstrap_ci, kendall, mean_std
+from sharpminima.analysis.tables import SCALE_NOTE, fmt
+from sharpminima.analysis.verdicts import FAILS, HOLDS, NOT_RUN, PARTLY, Item, Verdict
+
+# --- the measures ---------------------------------------------------------------------------------
+
+SHARPNESS_MEASURES = ("sharpness", "adaptive_linf", "adaptive_l2", "average", "average_adaptive")
+BASELINE = "param_norm"  # the verdict's baseline: the parameter norm
+MEASURES = (*SHARPNESS_MEASURES, BASELINE, "dist_init", "train_loss")  # the default columns
+MEASURE_LABELS = {"sharpness": "sharpness (Metric 2.1)",
+                  "adaptive_linf": "adaptive sharpness (L-inf)",
+                  "adaptive_l2": "adaptive sharpness (L2)",
+                  "average": "average sharpness", "average_adaptive": "average adaptive sharpness",
+                  "param_norm": "parameter norm", "dist_init": "distance from init",
+                  "train_loss": "training loss"}
+
+# --- the correlation study ------------------------------------------------------------------------
+
+GAPS = ("acc_gap", "loss_gap")  # train - test accuracy (points); test - train loss (nats)
+GAP_LABELS = {"acc_gap": "train - test accuracy (pts)", "loss_gap": "test - train loss (nats)"}
+FACTORS = ("batch_size", "remedy", "sb_epochs")  # the grid's varied hyperparameters
+FACTOR_LABELS = {"batch_size": "batch size", "remedy": "remedy", "sb_epochs": "warm-start epochs"}
+GROUP_LABELS = ("net", "dataset", "seed")  # held fixed, with the other factors, in a group
+LABELS = ("net", "dataset", "regime", "seed", *FACTORS)  # carried into the figure's frame
+N_BOOTSTRAP = 1000  # resamples of the bootstrap interval
+BOOTSTRAP_SEED = 0
+CI_LEVEL = 0.95
+
+
+def measures_in(models: pd.DataFrame, measures=None) -> list[str]:
+    """The measure columns to study: `measures` as given, else those of MEASURES in the frame."""
+    if measures is not None:
+        missing = [m for m in measures if m not in models]
+        if missing:
+            raise ValueError(f"no column for the measures {missing}")
+        return list(measures)
+    return [m for m in MEASURES if m in models]
+
+
+def with_gaps(models: pd.DataFrame) -> pd.DataFrame:
+    """`models` with acc_gap = 100 (train_acc - test_acc) in points (accuracies as fractions, as in
+    metrics.json) and loss_gap = test_loss - train_loss; remedy '' and sb_epochs NaN where absent
+    (a model without remedy or warm start)."""
+    acc = pd.concat([models.train_acc, models.test_acc]).astype(float)
+    if (acc > 1.0 + 1e-9).any():
+        raise ValueError("accuracies must be fractions in [0, 1], not percent")
+    out = models.copy()
+    out["acc_gap"] = 100.0 * (out.train_acc.astype(float) - out.test_acc.astype(float))
+    out["loss_gap"] = out.test_loss.astype(float) - out.train_loss.astype(float)
+    out["remedy"] = out["remedy"].fillna("").astype(str) if "remedy" in out else ""
+    out["sb_epochs"] = (pd.to_numeric(out["sb_epochs"], errors="coerce")
+                        if "sb_epochs" in out else np.nan)
+    return out
+
+
+def varies(models: pd.DataFrame, factor: str) -> bool:
+    """Whether the grid varies `factor` (NaN and '' count as a level: no warm start, no remedy)."""
+    return factor in models and models[factor].nunique(dropna=False) > 1
+
+
+def granulated(models: pd.DataFrame, measure: str, gap: str, factor: str) -> tuple[float, int]:
+    """Jiang et al.'s psi for one factor: the models grouped by every other label (GROUP_LABELS and
+    the other FACTORS in the frame), so that within a group only `factor` varies; Kendall's tau of
+    `measure` with `gap` in each group of >= 2 models and >= 2 levels of the factor; their mean
+    over the groups where it is defined, and the number of those groups. (NaN, 0) where the grid
+    does not vary the factor; a group where the measure or the gap is constant has no tau and
+    is not counted. `models` as `with_gaps` returns it."""
+    if not varies(models, factor):
+        return float("nan"), 0
+    keys = [k for k in (*GROUP_LABELS, *FACTORS) if k != factor and k in models]
+    groups = models.groupby(keys, dropna=False, sort=True) if keys else [((), models)]
+    taus = [kendall(g[measure], g[gap]) for _, g in groups
+            if len(g) >= 2 and g[factor].nunique(dropna=False) >= 2]
+    taus = [t for t in taus if np.isfinite(t)]
+    return (float(np.mean(taus)) if taus else float("nan")), len(taus)
+
+
+def role(measure: str) -> str:
+    return ("sharpness" if measure in SHARPNESS_MEASURES else
+            "baseline" if measure == BASELINE else "other")
+
+
+def correlation_table(models: pd.DataFrame, scale: str, measures=None,
+                      n_bootstrap: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+                      level: float = CI_LEVEL) -> pd.DataFrame:
+    """One row per measure and gap: scale, measure, role (sharpness / baseline / other), gap, n
+    (models with both values), tau (Kendall's tau-b over every model), ci_lo, ci_hi (percentile
+    bootstrap over models: n_bootstrap resamples from `seed`, at `level`), n_bootstrap,
+    bootstrap_seed, level; per factor F of FACTORS, varies_F (whether the grid varies F), psi_F
+    (granulated tau; NaN where the grid does not vary F or no group defines a tau) and groups_F
+    (the groups it averages); psi, the mean of the defined psi_F."""
+    models = with_gaps(models)
+    rows = []
+    for measure in measures_in(models, measures):
+        for gap in GAPS:
+            x, y = models[measure].astype(float), models[gap]
+            lo, hi = bootstrap_ci(x, y, kendall, n_bootstrap, seed, level)
+            row = {"scale": scale, "measure": measure, "role": role(measure), "gap": gap,
+                   "n": int((np.isfinite(x) & np.isfinite(y)).sum()), "tau": kendall(x, y),
+                   "ci_lo": lo, "ci_hi": hi, "n_bootstrap": int(n_bootstrap),
+                   "bootstrap_seed": int(seed), "level": float(level)}
+            psis = []
+            for factor in FACTORS:
+                psi, groups = granulated(models, measure, gap, factor)
+                row[f"varies_{factor}"] = varies(models, factor)
+                row[f"psi_{factor}"], row[f"groups_{factor}"] = psi, groups
+                psis += [psi] if np.isfinite(psi) else []
+            row["psi"] = float(np.mean(psis)) if psis else float("nan")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _tau_text(tau: float, lo: float, hi: float) -> str:
+    return "-" if not np.isfinite(tau) else f"{tau:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def _psi_text(varied, psi: float, groups) -> str:
+    """'not varied' where the grid holds the factor fixed, '-' where no group defines a tau."""
+    return "not varied" if not _true(varied) else (
+        "-" if not np.isfinite(psi) else f"{psi:+.2f} ({int(groups)} groups)")
+
+
+def _true(value) -> bool:
+    """A flag of a table, as built or as read back from its CSV."""
+    return value is True or (isinstance(value, (bool, np.bool_)) and bool(value)) or (
+        isinstance(value, str) and value.strip().lower() == "true")
+
+
+def correlation_markdown(df: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "measure": [MEASURE_LABELS.get(m, m) for m in df.measure], "role": df.role,
+        "gap": [GAP_LABELS.get(g, g) for g in df.gap], "n": df.n,
+        "Kendall tau [CI]": [_tau_text(t, lo, hi) for t, lo, hi in zip(df.tau, df.ci_lo,
+                                                                          df.ci_hi)]})
+    for factor in FACTORS:
+        out[f"granulated: {FACTOR_LABELS[factor]}"] = [
+            _psi_text(v, p, g) for v, p, g in zip(df[f"varies_{factor}"], df[f"psi_{factor}"],
+                                                  df[f"groups_{factor}"])]
+    out["Psi (mean)"] = [fmt(p, np.nan) for p in df.psi]
+    return out
+
+
+def correlation_caption(df: pd.DataFrame, scale: str) -> str:
+    n_boot, level = (int(df.n_bootstrap.iloc[0]), float(df.level.iloc[0])) if len(df) else (
+        N_BOOTSTRAP, CI_LEVEL)
+    seed = int(df.bootstrap_seed.iloc[0]) if len(df) else BOOTSTRAP_SEED
+    return (f"Correlation of each measure with the generalization gap over every trained model: "
+            f"Kendall's tau-b with a {level:.0%} percentile bootstrap interval ({n_boot} "
+            f"resamples of the models, seed {seed}), and the granulated tau of Jiang et al. 2020 "
+            "(per varied factor: the tau within each group of models that differ only in that "
+            "factor, same net, data and seed, averaged over the groups; Psi is the mean over the "
+            "varied factors; 'not varied' where the grid holds the factor fixed). Positive tau: "
+            "the larger the measure, the larger the gap. " + SCALE_NOTE.get(scale, ""))
+
+
+def correlation_frame(models: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """The figure's tidy frame: one row per model and measure of `table`, with the model's LABELS
+    (those present), measure, value, acc_gap, loss_gap, and the measure's tau, ci_lo, ci_hi,
+    level with the accuracy gap (from `table`, so figure and table agree)."""
+    models = with_gaps(models)
+    labels = [c for c in LABELS if c in models]
+    acc = table[table.gap == "acc_gap"].set_index("measure")
+    parts = []
+    for measure in acc.index:
+        part = models[labels + ["acc_gap", "loss_gap"]].copy()
+        part.insert(len(labels), "measure", measure)
+        part.insert(len(labels) + 1, "value", models[measure].astype(float))
+        for col in ("tau", "ci_lo", "ci_hi", "level"):
+            part[col] = acc.loc[measure, col]
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(columns=[*labels, "measure", "value", "acc_gap", "loss_gap", "tau",
+                                     "ci_lo", "ci_hi", "level"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def sharpness_beats_norm(table: pd.DataFrame) -> Verdict:
+    """Does any sharpness measure predict the accuracy gap better than the parameter norm here?
+    `table`: `correlation_table` (or its CSV). Per sharpness measure, the margin tau(measure) -
+    tau(param_norm), both with the accuracy gap over every model (signed: the hypothesis is that
+    a larger measure goes with a larger gap), against the half-width of the measure's bootstrap
+    interval."""
+    claim = ("A sharpness measure predicts the generalization gap better than the parameter norm "
+             "(Kendall's tau with train - test accuracy)")
+    acc = table[table.gap == "acc_gap"].set_index("measure") if len(table) else table
+    if BASELINE not in acc.index or not np.isfinite(acc.loc[BASELINE, "tau"]):
+        return Verdict(claim, NOT_RUN, f"no {BASELINE} baseline (or too few models for a tau)")
+    base = float(acc.loc[BASELINE, "tau"])
+    items = []
+    for measure in [m for m in acc.index if role(m) == "sharpness"]:
+        r = acc.loc[measure]
+        if not np.isfinite(r.tau):
+            continue
+        half = (r.ci_hi - r.ci_lo) / 2 if np.isfinite(r.ci_hi - r.ci_lo) else np.inf
+        margin = float(r.tau) - base
+        values = {"tau": float(r.tau), "ci_lo": float(r.ci_lo), "ci_hi": float(r.ci_hi),
+                  "half_width": float(half), "baseline_tau": base, "margin": margin,
+                  "psi": float(r.psi), "better": margin > 0, "clearly": margin > half}
+        items.append(Item(measure, values, f"{measure}: tau {r.tau:+.2f} [{r.ci_lo:+.2f}, "
+                          f"{r.ci_hi:+.2f}] vs {BASELINE} {base:+.2f} (margin {margin:+.2f}, "
+                          f"Psi {fmt(r.psi, np.nan)})"))
+    if not items:
+        return Verdict(claim, NOT_RUN, "no sharpness measure with a defined tau")
+    clearly = any(i.values["clearly"] for i in items)
+    better = any(i.values["better"] for i in items)
+    return Verdict(claim, HOLDS if clearly else PARTLY if better else FAILS,
+                   statistic=f"Kendall's tau with the accuracy gap over every model, margin over "
+                   f"{BASELINE}'s tau, against the measure's bootstrap half-width",
+                   items=items, threshold={"margin": "bootstrap half-width",
+                                           "level": float(table.level.iloc[0])},
+                   rule=f"Holds: some sharpness measure's tau exceeds {BASELINE}'s by more than "
+                   "half its bootstrap interval; partly: some exceeds it by less; does not hold: "
+                   "none exceeds it.")
+
+
+# --- the reparametrization test -------------------------------------------------------------------
+
+REL_TOL = 0.10  # invariant: every seed's value within 10% of its value at alpha = 1 ...
+RATIO_FACTOR = 2.0  # ... the regime/SB ratio keeps its size: within x2 of its value at alpha = 1
+
+
+def _rel_dev(values: pd.Series, reference: pd.Series) -> pd.Series:
+    """|v - v1| / |v1| (0 where both are 0, inf where only v1 is)."""
+    diff = (values - reference).abs()
+    out = diff / reference.abs()
+    return out.mask(reference == 0, np.where(diff == 0, 0.0, np.inf))
+
+
+def reparam_table(rows: pd.DataFrame, scale: str, measures=None, rel_tol: float = REL_TOL,
+                  ratio_factor: float = RATIO_FACTOR) -> pd.DataFrame:
+    """One row per net, regime, measure and alpha: scale, net, regime, measure, alpha, n, mean,
+    std (over seeds); max_rel_dev, the largest |v(alpha) - v(1)| / |v(1)| over the seeds (each seed
+    against itself at alpha = 1); lb_over_sb, the regime mean / the SB mean at this alpha (NaN on
+    SB rows), ratio_at_1, the same at alpha = 1; keeps_sign, whether the ratio is on the same side
+    of 1 as at alpha = 1; keeps_size, whether ratio / ratio_at_1 is within [1/ratio_factor,
+    ratio_factor]; invariant (per net and measure: max_rel_dev <= rel_tol in every regime and at
+    every alpha); rel_tol, ratio_factor. `rows`: net, regime, seed, alpha and the measure columns
+    (default: those of MEASURES present); alpha = 1 must be among the alphas."""
+    if not (np.isclose(rows.alpha.astype(float), 1.0)).any():
+        raise ValueError("the reparametrization rows have no alpha = 1 (the trained model)")
+    rows = rows.assign(alpha=rows.alpha.astype(float))
+    keys = ["net", "regime", "seed"]
+    out = []
+    for measure in measures_in(rows, measures):
+        long = rows[keys + ["alpha"]].assign(value=rows[measure].astype(float))
+        ref = long[np.isclose(long.alpha, 1.0)].groupby(keys).value.first().rename("ref")
+        long = long.join(ref, on=keys)
+        long["dev"] = _rel_dev(long.value, long.ref)
+        for (net, regime, alpha), g in long.groupby(["net", "regime", "alpha"], sort=True):
+            mean, std, n = mean_std(g.value)
+            out.append({"scale": scale, "net": net, "regime": regime, "measure": measure,
+                        "alpha": alpha, "n": n, "mean": mean, "std": std,
+                        "max_rel_dev": float(g.dev.max()) if g.dev.notna().any() else np.nan})
+    df = pd.DataFrame(out)
+    if df.empty:
+        return df
+    sb = df[df.regime == "SB"].set_index(["net", "measure", "alpha"])["mean"]
+    sb_at = [sb.get((n, m, a), np.nan) for n, m, a in zip(df.net, df.measure, df.alpha)]
+    df["lb_over_sb"] = np.where(df.regime == "SB", np.nan, df["mean"] / np.array(sb_at, float))
+    at1 = df[np.isclose(df.alpha, 1.0)].set_index(["net", "regime", "measure"]).lb_over_sb
+    df["ratio_at_1"] = [at1.get((n, r, m), np.nan)
+                        for n, r, m in zip(df.net, df.regime, df.measure)]
+    ratio, ref = df.lb_over_sb, df.ratio_at_1
+    known = ratio.notna() & ref.notna()
+    df["keeps_sign"] = ((ratio > 1) == (ref > 1)).where(known)
+    size = ratio / ref
+    df["keeps_size"] = ((size >= 1 / ratio_factor) & (size <= ratio_factor)).where(known)
+    worst = df.groupby(["net", "measure"]).max_rel_dev.transform("max")
+    df["invariant"] = worst <= rel_tol
+    df["rel_tol"], df["ratio_factor"] = rel_tol, ratio_factor
+    return df
+
+
+def _flag(value) -> str:
+    return "-" if value is None or (isinstance(value, float) and np.isnan(value)) else (
+        "yes" if bool(value) else "NO")
+
+
+def reparam_markdown(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({
+        "net": df.net, "regime": df.regime, "measure": [MEASURE_LABELS.get(m, m)
+                                                        for m in df.measure],
+        "alpha": [f"{a:g}" for a in df.alpha], "n": df.n,
+        "value": [fmt(m, s, 4) for m, s in zip(df["mean"], df["std"])],
+        "max change from alpha 1": [f"{d:.1%}" if np.isfinite(d) else "-"
+                                    for d in df.max_rel_dev],
+        "ratio to SB": [fmt(r, np.nan, 2) for r in df.lb_over_sb],
+        "ratio keeps sign": [_flag(v) for v in df.keeps_sign],
+        "ratio keeps size": [_flag(v) for v in df.keeps_size],
+        "invariant": [_flag(v) for v in df.invariant],
+    })
+
+
+def reparam_caption(scale: str, rel_tol: float = REL_TOL,
+                    ratio_factor: float = RATIO_FACTOR) -> str:
+    return ("Reparametrization test: each measure of each trained model rescaled by alpha (the "
+            "net's function unchanged; alpha = 1 is the trained model), mean ± std over seeds. "
+            "'max change from alpha 1': the largest relative change of one seed's value from its "
+            "own value at alpha = 1. A measure is invariant (per net) when every change is within "
+            f"{rel_tol:.0%}. The ratio to SB keeps its sign when it stays on the same side of 1 "
+            f"as at alpha = 1, and its size when within a factor {ratio_factor:g} of it. "
+            + SCALE_NOTE.get(scale, ""))
+
+
+def contrast_survives_reparam(table: pd.DataFrame) -> Verdict:
+    """Which measures are invariant to the rescaling, and does the paper's LB/SB contrast (LB above
+    SB) survive in the invariant ones? `table`: `reparam_table` (or its CSV); computed from its
+    numbers (max_rel_dev, rel_tol, lb_over_sb), not its flags."""
+    claim = ("The LB/SB contrast survives in the measures invariant to a function-preserving "
+             "reparametrization")
+    if table.empty or table.alpha.nunique() < 2:
+        return Verdict(claim, NOT_RUN, "no reparametrized models (no alpha other than 1)")
+    tol = float(table.rel_tol.iloc[0])
+    items = []
+    for measure, g in table.groupby("measure", sort=False):
+        worst = float(g.max_rel_dev.max())
+        lb = g[g.regime == "LB"]
+        ratios = lb.lb_over_sb.astype(float)
+        values = {"invariant": bool(worst <= tol), "max_rel_dev": worst,
+                  "min_ratio": float(ratios.min()) if ratios.notna().any() else np.nan,
+                  "max_ratio": float(ratios.max()) if ratios.notna().any() else np.nan,
+                  "nets": int(g.net.nunique())}
+        values["lb_above_sb"] = bool(ratios.notna().any() and (ratios > 1).all())
+        contrast = ("no LB/SB pair" if not ratios.notna().any() else
+                    f"LB/SB {values['min_ratio']:.3g}-{values['max_ratio']:.3g} over alphas")
+        items.append(Item(measure, values, f"{measure}: "
+                          f"{'invariant' if values['invariant'] else 'NOT invariant'} (max change "
+                          f"{worst:.1%}), {contrast}"))
+    invariant = [i for i in items if i.values["invariant"]]
+    survives = [i for i in invariant if i.values["lb_above_sb"]]
+    verdict = (FAILS if not survives else HOLDS if len(survives) == len(invariant) else PARTLY)
+    return Verdict(claim, verdict, statistic="per measure: the largest relative change from alpha "
+                   "= 1 over nets, regimes, seeds and alphas; the LB/SB ratio of means at every "
+                   "alpha", items=items, threshold={"rel_tol": tol},
+                   rule=f"Invariant: every change within {tol:.0%}. Holds: some measure is "
+                   "invariant and every invariant one has LB > SB at every alpha in every net; "
+                   "partly: some invariant ones do; does not hold: no measure is invariant or "
+                   "none of the invariant ones keeps LB > SB.")
