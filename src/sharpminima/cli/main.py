@@ -15,6 +15,7 @@ import sys
 
 from sharpminima import __version__
 from sharpminima.cli import (
+    beyond_verbs,
     data_verbs,
     figure_verbs,
     landscape_verbs,
@@ -26,8 +27,8 @@ from sharpminima.cli import (
 from sharpminima.cli.common import show_defaults
 
 # in the order `sharpminima --help` lists them: the pipeline's stages
-GROUPS = (data_verbs, train_verbs, measure_verbs, landscape_verbs, table_verbs, figure_verbs,
-          report_verbs)
+GROUPS = (data_verbs, train_verbs, measure_verbs, beyond_verbs, landscape_verbs, table_verbs,
+          figure_verbs, report_verbs)
 
 
 def build_parser() -> argparse.ArgumentParser:

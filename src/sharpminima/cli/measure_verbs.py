@@ -82,10 +82,8 @@ def cmd_grad_noise(args) -> int:
     return 0
 
 
-def _sharpness_parser(sub) -> None:
-    p = sub.add_parser("sharpness", help="eps-sharpness (paper Metric 2.1) of a trained run")
-    add_measure_args(p)
-    p.add_argument("--eps", type=float, required=True, help="box size (paper: 1e-3, 5e-4)")
+def add_metric21_args(p) -> None:
+    """The options of Metric 2.1 but its eps (the sharpness verb's and the reparam verb's)."""
     p.add_argument("--space", choices=["full", "subspace"], required=True,
                    help="the full parameter space or a random subspace (--dim, --a-dist)")
     p.add_argument("--dim", type=int, required=True, help="subspace dimension p")
@@ -102,6 +100,13 @@ def _sharpness_parser(sub) -> None:
                    help="sign-ascent steps, one pass each")
     p.add_argument("--sign-step", type=float, required=True,
                    help="sign-ascent step, in half-widths of the box")
+
+
+def _sharpness_parser(sub) -> None:
+    p = sub.add_parser("sharpness", help="eps-sharpness (paper Metric 2.1) of a trained run")
+    add_measure_args(p)
+    p.add_argument("--eps", type=float, required=True, help="box size (paper: 1e-3, 5e-4)")
+    add_metric21_args(p)
     p.set_defaults(func=cmd_sharpness)
 
 
