@@ -32,7 +32,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sharpminima.measures.box_ascent import SignAscent, checked_box, sign_ascent_maximize
+from sharpminima.measures.box_ascent import (
+    SignAscent,
+    checked_box,
+    first_evaluation,
+    sign_ascent_maximize,
+)
 
 FunAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 Fun = Callable[[np.ndarray], float]
@@ -80,13 +85,8 @@ def ball_ascent_maximize(fun_and_grad: FunAndGrad, w: np.ndarray, scale: np.ndar
     if s.shape != w.shape or np.any(s < 0) or not np.all(np.isfinite(s)):
         raise ValueError("scale must be a finite non-negative vector of w's shape")
     u = np.zeros_like(w)
-    evaluations = 0
-    if start is None:
-        f, g = fun_and_grad(w.copy())
-        evaluations += 1
-    else:
-        f, g = start
-    f_start = f = float(f)
+    f, g, evaluations = first_evaluation(fun_and_grad, w, start)
+    f_start = f
     f_max, z_max, step_of_max = f, w.copy(), 0
     taken, message = 0, f"STOP: {steps} STEPS DONE"
     for k in range(1, steps + 1):

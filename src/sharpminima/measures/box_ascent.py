@@ -86,6 +86,15 @@ def checked_box(z0, lower, upper) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return z0, lower, upper
 
 
+def first_evaluation(fun_and_grad, z: np.ndarray, start) -> tuple[float, np.ndarray, int]:
+    """(f, gradient, evaluations spent) at the start point of an ascent: `start` when the caller
+    already evaluated it (f, g), else one evaluation."""
+    if start is not None:
+        return float(start[0]), start[1], 0
+    f, g = fun_and_grad(z.copy())
+    return float(f), g, 1
+
+
 def sign_ascent_maximize(fun_and_grad: FunAndGrad, z0: np.ndarray, lower: np.ndarray,
                          upper: np.ndarray, steps: int = 10, step: float = DEFAULT_SIGN_STEP,
                          start: tuple[float, np.ndarray] | None = None) -> SignAscent:
@@ -104,13 +113,8 @@ def sign_ascent_maximize(fun_and_grad: FunAndGrad, z0: np.ndarray, lower: np.nda
     half = 0.5 * (upper - lower)
     move = float(step) * half
     snap = _SNAP * half
-    evaluations = 0
-    if start is None:
-        f, g = fun_and_grad(z.copy())
-        evaluations += 1
-    else:
-        f, g = start
-    f_start = f = float(f)
+    f, g, evaluations = first_evaluation(fun_and_grad, z, start)
+    f_start = f
     f_max, z_max, step_of_max = f, z.copy(), 0
     taken, message = 0, f"STOP: {steps} STEPS DONE"
     for k in range(1, steps + 1):

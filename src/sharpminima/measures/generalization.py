@@ -32,7 +32,7 @@ import torch
 
 from sharpminima.data.splits import Split
 from sharpminima.measures import adaptive
-from sharpminima.measures.sharpness import Clock
+from sharpminima.measures.sharpness import Clock, flat_objective
 from sharpminima.nets import models
 from sharpminima.nets.evaluate import evaluate
 from sharpminima.nets.params import assign_flat, flatten, restored, trainable
@@ -68,19 +68,6 @@ def batches(split: Split, m: int | None, examples: int | None, seed: int) -> lis
             for i in range(0, n - m + 1, m)]
 
 
-def _objective(model, split: Split, chunk: int, params, clock: Clock):
-    n = sum(p.numel() for p in params)
-
-    def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
-        assign_flat(params, torch.from_numpy(z))
-        f, grads = clock.loss_and_grad(model, split, chunk, params)
-        g = np.empty(n, dtype=np.float64)
-        flatten(grads, out=torch.from_numpy(g))
-        return f, g
-
-    return fun
-
-
 def worst_case(model: torch.nn.Module, parts: list[Split], w: np.ndarray, scale: np.ndarray,
                geometry: str, rho: float, steps: int, step: float, chunk: int,
                clock: Clock, suffix: str = "") -> dict:
@@ -91,7 +78,8 @@ def worst_case(model: torch.nn.Module, parts: list[Split], w: np.ndarray, scale:
     params = trainable(model)
     increases, steps_taken = [], []
     for part in parts:
-        out = maximize(_objective(model, part, chunk, params, clock), w, scale, rho, steps, step)
+        objective = flat_objective(model, part, chunk, params, clock)
+        out = maximize(objective, w, scale, rho, steps, step)
         increases.append(out.f_max - out.f_start)
         steps_taken.append(out.steps)
     assign_flat(params, torch.from_numpy(w))

@@ -186,10 +186,11 @@ def estimate_fields(m: BoxMaxima, second_name: str, steps: int, step: float, low
 
 # --------------------------------------------------------------------------------- networks
 
-def _full_space(model: torch.nn.Module, split: Split, chunk: int, params: list[torch.Tensor],
-                n: int, clock: Clock, eps: float):
-    """The objective over x itself (A = I) and its box: (fun, z0, lower, upper)."""
-    x_host = flatten(params, out=torch.empty(n, dtype=torch.float64)).numpy()
+def flat_objective(model: torch.nn.Module, split: Split, chunk: int,
+                   params: list[torch.Tensor], clock: Clock):
+    """f and its gradient as functions of the flat parameter vector (float64 on the host): the
+    objective every maximizer of the measures layer climbs. Each call sets the parameters."""
+    n = sum(p.numel() for p in params)
 
     def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
         assign_flat(params, torch.from_numpy(z))
@@ -198,6 +199,14 @@ def _full_space(model: torch.nn.Module, split: Split, chunk: int, params: list[t
         flatten(grads, out=torch.from_numpy(g))
         return f, g
 
+    return fun
+
+
+def _full_space(model: torch.nn.Module, split: Split, chunk: int, params: list[torch.Tensor],
+                n: int, clock: Clock, eps: float):
+    """The objective over x itself (A = I) and its box: (fun, z0, lower, upper)."""
+    x_host = flatten(params, out=torch.empty(n, dtype=torch.float64)).numpy()
+    fun = flat_objective(model, split, chunk, params, clock)
     radius = box_radius(x_host, eps)
     return fun, x_host, x_host - radius, x_host + radius
 
