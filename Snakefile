@@ -24,6 +24,7 @@ include: "workflow/rules/landscape.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/remedies.smk"
 include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/beyond.smk"
 
 
 rule all:

@@ -10,7 +10,7 @@ EXPECTED_VERBS = {
     "nets", "fetch", "prepare",                                              # data
     "train",                                                                 # training
     "sharpness", "hessian", "grad-noise",                                    # measures of a run
-    "measures", "reparam",                                                   # beyond the paper
+    "measures", "reparam", "reparam-table", "correlation-table",             # beyond the paper
     "landscape", "directions", "slice2d",                                    # landscape
     "table2", "sharpness-table", "hessian-table", "remedies-table",          # tables
     "sweep-frame", "dynamic-table",

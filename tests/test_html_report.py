@@ -165,7 +165,10 @@ def test_html_report_is_a_complete_report(tiny_run, tmp_path):
     text = " ".join(" ".join(landing.text).split())
     assert "Scale: tiny." in text  # what was reproduced, at what scale
     for heading in ("Table 3: sharpness, full space", "Table 4: sharpness, random subspace",
-                    "Hessian spectrum", "Remedies", "Dynamic sampling", "Provenance"):
+                    "Hessian spectrum", "Remedies", "Dynamic sampling",
+                    "Beyond the paper: the reparametrization test",
+                    "Beyond the paper: does sharpness predict the generalization gap?",
+                    "Provenance"):
         assert ("h", heading) in landing.blocks, heading
     assert "Ours: F1:" in text  # the report's figure section (what ours shows) is there too
 
@@ -174,7 +177,7 @@ def test_html_report_is_a_complete_report(tiny_run, tmp_path):
     results = json.loads(re.search(r'<script id="results">\s*var results = (.*?);?\s*</script>',
                                    html_text, re.DOTALL).group(1))
     pngs = {p: r for p, r in results.items() if p.endswith(".png")}
-    assert len(pngs) >= 9
+    assert len(pngs) >= 10  # the correlation figure too
     for path, res in pngs.items():
         caption = unescape(re.sub(r"<[^>]+>", "", res["caption"]))
         assert "Paper says:" in caption and "Ours shows:" in caption, path

@@ -33,6 +33,14 @@ SECTION4 = {
 }
 
 
+# Beyond the paper (measures of every model, reparametrization test, correlation study) at its
+# cheapest: one ascent step, two Gaussian samples, no m-sharpness, one alpha besides 1, F1 only.
+BEYOND = {
+    "generalization_measures": {"steps": 1, "samples": 2, "m": None},
+    "reparametrization": {"nets": ["F1"], "alphas": [1.0, 10.0]},
+}
+
+
 def tiny_config(url: str, checksums: dict) -> dict:
     return {
         "scale": "tiny",
@@ -48,6 +56,7 @@ def tiny_config(url: str, checksums: dict) -> dict:
         "seeds": [0, 1],
         "train": {"eval_chunk": 100, "patience": None},
         **SECTION4,
+        **BEYOND,
         "datasets": {"fashion_mnist": {"sources": [url], "checksums": checksums}},
     }
 
@@ -152,7 +161,9 @@ def test_nothing_left_to_do_after_a_complete_run(tiny_run):
 REPORT_SECTIONS = ["## Verdicts", "## Training fit (the paper's protocol)", "## Diverged runs",
                    "## Table 2: accuracy", "## Table 3: sharpness, full space",
                    "## Table 4: sharpness, random subspace", "## Hessian spectrum", "## Remedies",
-                   "## Dynamic sampling", "## Figures", "## Provenance"]
+                   "## Dynamic sampling", "## Beyond the paper: the reparametrization test",
+                   "## Beyond the paper: does sharpness predict the generalization gap?",
+                   "## Figures", "## Provenance"]
 
 
 def verdict_of(report_md: str, claim_start: str) -> str:
@@ -169,7 +180,7 @@ def test_report_has_every_section_and_computed_findings(tiny_run):
     # every figure kind of the tiny run is linked, with a computed line on what ours shows
     figures = md.split("## Figures", 1)[1].split("## Provenance", 1)[0]
     for kind in ("fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "noise_spread", "noise_scale",
-                 "slice2d"):
+                 "slice2d", "correlation"):
         block = figures.split(f"]({'../figures/'}{kind}_", 1)[0].rsplit("### ", 1)[1]
         assert "Ours: " in block and "no data" not in block, kind
     # every claim the tiny config exercises gets a computed verdict (its one remedy regime
@@ -207,3 +218,36 @@ def test_measurement_records_carry_their_runs_labels(tiny_run):
     for kind, name in (("hessian", "seed1.json"), ("sharpness", "seed1/full_eps0.001.json")):
         rec = json.loads((work / f"results/{kind}/F1/LB/{name}").read_text())
         assert (rec["net"], rec["regime"], rec["seed"]) == ("F1", "LB", 1), kind
+
+
+def test_beyond_the_paper_tables_figure_and_verdicts(tiny_run):
+    """Every model with a Metric 2.1 record gets a measures record; the reparametrization table
+    has F1's SB and LB at each alpha; the correlation table covers every trained model; the report
+    shows both tables and computes both verdicts."""
+    work, _, _ = tiny_run
+    results = work / "results"
+    rec = json.loads((results / "measures/F1/LB/seed1.json").read_text())
+    assert (rec["net"], rec["regime"], rec["seed"]) == ("F1", "LB", 1) and rec["param_norm"] > 0
+    for model in ("batch/F1/b32/seed0/model", "warmstart/F1/from1/seed0/model",
+                  "trajectory/F1/SB/seed0/iterates/epoch1"):
+        assert (results / f"sweeps/{model}.measures.json").exists(), model
+    t = pd.read_csv(results / "tables/reparam.csv")
+    assert set(zip(t.net, t.regime)) == {("F1", "SB"), ("F1", "LB")}
+    assert set(t.alpha) == {1.0, 10.0} and {"sharpness", "adaptive_linf", "hessian_top"} <= set(
+        t.measure)
+    adaptive = t[t.measure == "adaptive_linf"]
+    assert (adaptive.max_rel_dev < 0.1).all()  # scale-invariant, as the rescaling is
+    assert "TINY TEST SCALE" in (results / "tables/reparam.md").read_text()
+    c = pd.read_csv(results / "tables/correlation.csv")
+    assert {"sharpness", "adaptive_l2", "average", "param_norm"} <= set(c.measure)
+    # F1: SB, LB, LB_remedies, dynamic; C1: SB, LB (2 seeds each); batch sweep 2; warm starts 2
+    assert (c.n[c.measure == "param_norm"] == 4 * 2 + 2 * 2 + 2 + 2).all()
+    frame = pd.read_csv(results / "correlation/correlation.csv", dtype={"remedy": str})
+    assert {("F1", "SB"), ("F1", "LB")} <= set(zip(frame.net, frame.regime))
+    assert (results / "figures/correlation_all.png").stat().st_size > 0
+    md = (results / "report/REPORT.md").read_text()
+    verdict_rows = md.split("## Verdicts", 1)[1].split("## Table 2", 1)[0]
+    for claim in ("A sharpness measure predicts the generalization gap better than the parameter",
+                  "The LB/SB contrast survives in the measures invariant"):
+        assert f"| {claim}" in verdict_rows, claim
+        assert verdict_of(md, claim) != "not run", claim

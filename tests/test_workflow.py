@@ -112,7 +112,8 @@ def planned_shell_commands(workdir, configfile) -> dict[str, list[str]]:
 
 def test_a_regimes_eval_chunk_reaches_every_measurement(tmp_path):
     """One eval-chunk rule (common.smk eval_chunk): a regime's train.eval_chunk is the chunk of
-    every measurement of its runs: sharpness, Hessian, the 2-D slices, the sweeps' sharpness, and
+    every measurement of its runs: sharpness, Hessian, the 2-D slices, the sweeps' sharpness, the
+    measures and the reparametrization test, and
     (SB and LB agreeing) the SB-LB landscape; the sharpness tables' caption says so."""
     import re
     cfg = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
@@ -120,7 +121,8 @@ def test_a_regimes_eval_chunk_reaches_every_measurement(tmp_path):
         cfg["regimes"][regime]["train"] = {"eval_chunk": 333}
     plan = planned_shell_commands(tmp_path, write_config(tmp_path / "c.yaml", cfg))
     flag = {"sharpness": "--chunk", "hessian": "--chunk", "sweep_sharpness": "--chunk",
-            "slice2d": "--eval-chunk", "landscape": "--eval-chunk"}
+            "slice2d": "--eval-chunk", "landscape": "--eval-chunk", "measures": "--chunk",
+            "sweep_measures": "--chunk", "reparam": "--chunk"}
     for rule, option in flag.items():
         assert plan[rule], rule
         for cmd in plan[rule]:
@@ -164,3 +166,21 @@ def test_rules_are_written_out_and_paths_built_in_common(tmp_path):
     assert "good condition" in lint.stdout + lint.stderr  # the linter ran: no findings (test_lint)
     assert "directly uses variable" not in lint.stdout + lint.stderr
     assert "is a prefix of input or output file but hardcoded" not in lint.stdout + lint.stderr
+
+
+def test_demo_plans_the_study_beyond_the_paper(tmp_path):
+    """measures for every model with a Metric 2.1 record (main runs, Figs. 4-6's sweep models),
+    the reparametrization test of the listed nets' SB and LB (first seed), the two tables, the
+    figure; generalization_measures.enabled: false plans none of it."""
+    jobs = planned_jobs(tmp_path, ROOT / "config/demo.yaml")
+    demo = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+    assert jobs["measures"] == demo_trainings()
+    assert jobs["sweep_measures"] == jobs["sweep_sharpness"]  # the same models, one eps each
+    assert jobs["reparam"] == 2 * len(demo["reparametrization"]["nets"])
+    for rule in ("reparam_table", "correlation_table", "correlation_figure"):
+        assert jobs[rule] == 1, rule
+    demo["generalization_measures"]["enabled"] = False
+    off = planned_jobs(tmp_path, write_config(tmp_path / "off.yaml", demo))
+    assert not {"measures", "sweep_measures", "reparam", "reparam_table", "correlation_table",
+                "correlation_figure"} & set(off)
+    assert off["collect"] == off["report"] == 1

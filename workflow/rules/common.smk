@@ -189,6 +189,22 @@ def hessian_file(net, regime, seed):
     return f"{RESULTS}/hessian/{net}/{regime}/seed{seed}.json"
 
 
+def measures_file(net, regime, seed):
+    """The `measures` record (beyond the paper: adaptive and average-case sharpness, baselines)."""
+    return f"{RESULTS}/measures/{net}/{regime}/seed{seed}.json"
+
+
+def model_measures(model):
+    """The `measures` record of a sweep's model file: beside it, named after it."""
+    return f"{model[:-len('.pt')]}.measures.json"
+
+
+def reparam_files(net, regime, seed):
+    """The reparametrization test of one run: one row per alpha (CSV) and the JSON record."""
+    stem = f"{RESULTS}/reparam/{net}/{regime}/seed{seed}"
+    return {"csv": f"{stem}.csv", "json": f"{stem}.json"}
+
+
 def noise_file(net, regime, seed, epoch):
     return iterate(net, regime, seed, epoch)[: -len(".pt")] + ".noise.csv"
 
@@ -230,6 +246,8 @@ def frame_file(kind, net):
     return f"{SWEEPS}/{SWEEP_FRAMES[kind]}/{net}/{kind}.csv"
 
 
+CORRELATION_FRAME = f"{RESULTS}/correlation/correlation.csv"  # the correlation figure's frame
+ALL_NETS = "all"  # the {net} of a figure drawn over every net (the correlation figure)
 FIGURE_DIR = f"{RESULTS}/figures"
 
 
@@ -302,6 +320,12 @@ LOG_PATTERNS = {
     "noise_spread_figure": "figures/noise_spread_{net}",
     "noise_scale_figure": "figures/noise_scale_{net}",
     "dynamic_table": "tables/dynamic",
+    "measures": "measures/{net}/{regime}/seed{seed}",
+    "sweep_measures": "sweeps/{kind}/{net}/{path}.measures",
+    "reparam": "reparam/{net}/{regime}/seed{seed}",
+    "reparam_table": "tables/reparam",
+    "correlation_table": "tables/correlation",
+    "correlation_figure": "figures/correlation",
     "table2": "tables/table2",
     "summary": "summary",
     "collect": "collect",
@@ -368,14 +392,17 @@ def run_remedy(net, regime):
     }
 
 
-MEASURE_STAGES = ("sharpness", "hessian")  # the stages nets.<net>.measure_train_size cuts
+GENERALIZATION = "generalization_measures"  # the stage of the measures and reparam jobs
+# the stages nets.<net>.measure_train_size cuts
+MEASURE_STAGES = ("sharpness", "hessian", GENERALIZATION)
 
 
 def subset_args(net, stage=None, splits=("train", "test")):
     """--train-size / --test-size of a job on `net`: the run's own subset (nets.<net>.train_size,
     test_size), cut further by the stage's <split>_size (stage: sharpness | hessian | landscape |
-    gradient_noise; None for training) and, for sharpness and Hessian, by
-    nets.<net>.measure_train_size. The smallest applies; "" when none is set."""
+    gradient_noise | generalization_measures; None for training) and, for sharpness, Hessian and
+    the generalization measures, by nets.<net>.measure_train_size. The smallest applies; ""
+    when none is set."""
     spec = config["nets"][net]
     args = []
     for split in splits:
@@ -420,6 +447,21 @@ def sharpness_options():
         f"--iters {s['iters']} --second-maximizer {s['second_maximizer']} "
         f"--sign-steps {s['sign_steps'] or s['iters']} --sign-step {s['sign_step']}"
     )
+
+
+def generalization_options():
+    """The measures verb's options (generalization_measures.*) that the measures and reparam jobs
+    share; --m and --m-examples only where set (null: no m-sharpness, all examples)."""
+    g = config[GENERALIZATION]
+    opts = (
+        f"--rho-linf {g['rho_linf']} --rho-l2 {g['rho_l2']} --eta {g['eta']} "
+        f"--steps {g['steps']} --step {g['step']} --sigma {g['sigma']} "
+        f"--sigma-adaptive {g['sigma_adaptive']} --samples {g['samples']} --seed {g['seed']}"
+    )
+    for key in ("m", "m_examples"):
+        if g[key] is not None:
+            opts += f" --{key.replace('_', '-')} {g[key]}"
+    return opts
 
 
 def sharpness_caption():
@@ -485,6 +527,26 @@ def sharpness_params(regime_of):
     )
 
 
+# ---- the measures job (beyond.smk: measures, sweep_measures)
+
+MEASURES_SHELL = (
+    "{params.sm} measures --model {input.model} --data {input.data} {params.size} "
+    "{params.options} --chunk {params.chunk} --out {output} --device {params.device} "
+    "--threads {threads} --gpu-lock-dir {params.gpu_locks} 2> {log}"
+)
+
+
+def measures_params(regime_of):
+    """regime_of(wildcards): the regime whose training produced the measured model (as
+    sharpness_params)."""
+    return dict(
+        size=lambda w: subset_args(w.net, GENERALIZATION, ("train",)),
+        chunk=lambda w: eval_chunk(GENERALIZATION, w.net, regime_of(w)),
+        options=generalization_options(),
+        **gpu_params(),
+    )
+
+
 # ---- the figures (landscape.smk: fig2, fig3, fig7, slice2d_figure; sweeps.smk: *_figure)
 # The input a figure is drawn from is named `inputs`; figures are per net ({net}).
 
@@ -502,6 +564,7 @@ FIGURE_TEXT = {  # kind: (caption in workflow/report/, report category)
     "fig6": ("fig6.rst", "Fig. 6: sharpness along training"),
     "noise_spread": ("noise.rst", "Gradient noise vs batch size"),
     "noise_scale": ("noise_scale.rst", "Gradient noise scale along training"),
+    "correlation": ("correlation.rst", "Does sharpness predict the gap? (beyond the paper)"),
 }
 
 
@@ -513,19 +576,21 @@ def figure_code(kind):
     )
 
 
-def figure_outputs(kind):
-    """PNG and PDF of one figure of {net}, both registered for `snakemake --report`."""
+def figure_outputs(kind, net="{net}"):
+    """PNG and PDF of one figure of {net} (or of every net: ALL_NETS), both registered for
+    `snakemake --report`."""
     caption, category = FIGURE_TEXT[kind]
     # (one line: Snakemake's parser reads a line that starts with `report(` as the report: keyword)
-    opts = dict(caption=f"../report/{caption}", category=category, subcategory="{net}")
-    return [report(path, **opts) for path in figure_files(kind, "{net}").values()]
+    opts = dict(caption=f"../report/{caption}", category=category, subcategory=net)
+    return [report(path, **opts) for path in figure_files(kind, net).values()]
 
 
-def figure_params(kind):
+def figure_params(kind, net=None):
+    """net: a fixed net (ALL_NETS) for a figure over every net; None: the {net} wildcard."""
     return dict(
         kind=kind,
         code=figure_code(kind),
-        stem=lambda w: figure_stem(kind, w.net),
+        stem=lambda w: figure_stem(kind, net or w.net),
         scale=config["scale"],
         sm=SM,
     )
@@ -552,6 +617,13 @@ def tables():
 
 
 def all_targets():
-    # landscape_targets(), remedies_targets() and sweep_targets() are defined in plan.smk
-    # (included next; called only by rule all and the report)
-    return tables() + landscape_targets() + remedies_targets() + [METRICS, REPORT] + sweep_targets()
+    # landscape_targets(), remedies_targets(), sweep_targets() and beyond_targets() are defined in
+    # plan.smk (included next; called only by rule all and the report)
+    return (
+        tables()
+        + landscape_targets()
+        + remedies_targets()
+        + [METRICS, REPORT]
+        + sweep_targets()
+        + beyond_targets()
+    )

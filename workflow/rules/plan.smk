@@ -59,7 +59,16 @@ def landscape_targets():
 
 # ========================================================================== the report (report.smk)
 
-SUMMARY_KINDS = ("runs", "sharpness", "hessian", "landscape", "sweep_runs", "sweep_sharpness")
+SUMMARY_KINDS = (
+    "runs",
+    "sharpness",
+    "hessian",
+    "landscape",
+    "sweep_runs",
+    "sweep_sharpness",
+    "measures",
+    "reparam",
+)
 
 
 def collect_inputs():
@@ -73,6 +82,8 @@ def collect_inputs():
         "hessian": hessian_files(),
         "landscape": landscape,
         **sweep_records(),
+        "measures": measures_files() + sweep_measures_files(),  # beyond the paper (below)
+        "reparam": reparam_records("json"),
         "histories": all_runs("history", "plain"),
     }
 
@@ -94,14 +105,17 @@ def report_manifest():
         )
     for kind, net in sweep_figures():
         frames.setdefault(kind, []).append(frame_file(kind, net))
+    if beyond_figures():  # the correlation figure, over every net (beyond the paper, below)
+        figures["correlation"] = [figure_files("correlation", ALL_NETS)["png"]]
+        frames["correlation"] = [CORRELATION_FRAME]
     frames["fig2"] = [summary_file("histories")]
     tables = {Path(t).stem: t for t in tables_all() if t.endswith(".md")}
     return {"summary": SUMMARY, "tables": tables, "figures": figures, "frames": frames}
 
 
 def tables_all():
-    """Every table of the plan (paper tables, remedies, dynamic sampling)."""
-    return tables() + remedies_targets() + dynamic_tables()  # sections below
+    """Every table of the plan (paper tables, remedies, dynamic sampling, beyond the paper)."""
+    return tables() + remedies_targets() + dynamic_tables() + beyond_tables()  # sections below
 
 
 # ========================================================================== remedies (remedies.smk)
@@ -369,3 +383,101 @@ def sweep_records():
         "sweep_runs": sorted({run_files(d)["metrics"] for d in runs}),
         "sweep_sharpness": sorted(set(sharp)),
     }
+
+
+# ============================ beyond the paper: does sharpness explain the gap? (beyond.smk)
+# The measures job runs on every model that gets a Metric 2.1 record; the correlation study uses
+# every trained model (main runs, batch sweep, warm starts: a trajectory's iterates are points
+# along one training, not trained models, so they get measures records but stay out of it).
+
+GM = config["generalization_measures"]
+REPARAM = config["reparametrization"]
+BEYOND = GM["enabled"]  # generalization_measures.enabled: the whole study on or off
+
+
+def measures_files():
+    """The measures record of every main run (every net x its regimes x seeds)."""
+    if not BEYOND:
+        return []
+    return [measures_file(n, r, s) for n in NETS for r in net_regimes(n) for s in SEEDS]
+
+
+def sweep_measured_models():
+    """The sweep models that get a Metric 2.1 record (sweep_records): batch-sweep and warm-start
+    runs, and the trajectory iterates of Fig. 6."""
+    models = []
+    for net in BATCH_NETS:
+        models += [run_files(d)["model"] for d in batch_runs(net)]
+    for net in WARM_NETS:
+        models += [run_files(d)["model"] for d in warm_runs(net)]
+    for net in ALONG_NETS:
+        models += [
+            iterate(net, r, s, e)
+            for r in (SWEEP_SB, SWEEP_LB)
+            for s in sweep_seeds(ALONG)
+            for e in ALONG["epochs"]
+        ]
+    return sorted(set(models))
+
+
+def sweep_measures_files():
+    return [model_measures(m) for m in sweep_measured_models()] if BEYOND else []
+
+
+def correlation_inputs():
+    """metrics.json, Metric 2.1 records and measures records of every trained model of the
+    correlation study (the main runs and the final models of the batch sweep and warm starts)."""
+    runs = [run_file(n, r, s, "metrics") for n in NETS for r in net_regimes(n) for s in SEEDS]
+    planned = set(collect_inputs()["sharpness"])
+    eps0 = config["sharpness"]["eps"][0]
+    sharp = [
+        sharpness_file(n, r, s, "full", eps0)
+        for n in NETS
+        for r in net_regimes(n)
+        for s in SEEDS
+        if sharpness_file(n, r, s, "full", eps0) in planned
+    ]
+    folders = [d for n in BATCH_NETS for d in batch_runs(n)]
+    folders += [d for n in WARM_NETS for d in warm_runs(n)]
+    runs += [run_files(d)["metrics"] for d in folders]
+    models = {run_files(d)["model"] for d in folders}
+    sweep = set(sweep_records()["sweep_sharpness"])
+    sharp += sorted(
+        model_sharpness(m, "full", eps0)
+        for m in models
+        if model_sharpness(m, "full", eps0) in sweep
+    )
+    measures = measures_files() + sorted(model_measures(m) for m in models)
+    return {"metrics": runs, "sharpness": sharp, "measures": measures}
+
+
+def reparam_nets():
+    """The nets of the reparametrization test: reparametrization.nets (null: every net with SB
+    and LB), those planned with both."""
+    chosen = REPARAM["nets"]
+    return [n for n in paired_nets() if chosen is None or n in chosen] if BEYOND else []
+
+
+def reparam_runs():
+    """(net, regime, seed) of every reparam job: its nets x SB and LB x reparametrization.seeds
+    (null: the first configured seed)."""
+    return [(n, r, s) for n in reparam_nets() for r in PAIR_REGIMES for s in sweep_seeds(REPARAM)]
+
+
+def reparam_records(kind):
+    return [reparam_files(n, r, s)[kind] for n, r, s in reparam_runs()]
+
+
+def beyond_tables():
+    """The reparametrization and correlation tables the configuration plans."""
+    names = (["reparam"] if reparam_runs() else []) + (["correlation"] if BEYOND else [])
+    return [f for n in names for f in table_files(n).values()]
+
+
+def beyond_figures():
+    return list(figure_files("correlation", ALL_NETS).values()) if BEYOND else []
+
+
+def beyond_targets():
+    """Every table, frame and figure of this section, for rule all."""
+    return beyond_tables() + ([CORRELATION_FRAME] if BEYOND else []) + beyond_figures()

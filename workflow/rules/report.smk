@@ -66,6 +66,7 @@ rule collect:
         "{params.sm} collect --runs {input.runs} --sharpness {input.sharpness} "
         "--hessian {input.hessian} --landscape {input.landscape} "
         "--sweep-runs {input.sweep_runs} --sweep-sharpness {input.sweep_sharpness} "
+        "--measures {input.measures} --reparam {input.reparam} "
         "--histories {input.histories} --manifest {params.manifest:q} "
         "--out-dir {params.out_dir} 2> {log}"
 

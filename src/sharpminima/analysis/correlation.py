@@ -21,6 +21,8 @@ Both verdicts are `verdicts.Verdict`s, their thresholds module constants stated 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -38,7 +40,24 @@ MEASURE_LABELS = {"sharpness": "sharpness (Metric 2.1)",
                   "adaptive_l2": "adaptive sharpness (L2)",
                   "average": "average sharpness", "average_adaptive": "average adaptive sharpness",
                   "param_norm": "parameter norm", "dist_init": "distance from init",
-                  "train_loss": "training loss"}
+                  "train_loss": "training loss", "sharpness_best": "sharpness (best maximizer)",
+                  "hessian_top": "top Hessian eigenvalue"}
+#: record field (measures / reparam records) -> measure column here; the other measure columns
+#: (adaptive_linf, adaptive_l2, param_norm, dist_init, sharpness, sharpness_best, hessian_top)
+#: keep their record names. The one place the two spellings meet.
+RECORD_COLUMNS = {"avg_gaussian": "average", "avg_adaptive": "average_adaptive"}
+#: the measures of the `measures` record that join a model's row of the correlation study
+MEASURES_RECORD_FIELDS = ("adaptive_linf", "adaptive_l2", "avg_gaussian", "avg_adaptive",
+                          "param_norm", "dist_init")
+#: the measures the reparametrization table shows: every sharpness and the Hessian's top
+#: eigenvalue, with the parameter norm (not invariant by construction) as a check of the rescaling
+REPARAM_MEASURES = ("sharpness", "sharpness_best", "adaptive_linf", "adaptive_l2", "average",
+                    "average_adaptive", "hessian_top", "param_norm")
+
+
+def renamed(df: pd.DataFrame) -> pd.DataFrame:
+    """A frame of record fields with the measure columns named as here (RECORD_COLUMNS)."""
+    return df.rename(columns=RECORD_COLUMNS)
 
 # --- the correlation study ------------------------------------------------------------------------
 
@@ -198,6 +217,49 @@ def correlation_frame(models: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame
         return pd.DataFrame(columns=[*labels, "measure", "value", "acc_gap", "loss_gap", "tau",
                                      "ci_lo", "ci_hi", "level"])
     return pd.concat(parts, ignore_index=True)
+
+
+def _key(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(seed=df["seed"].astype(int))
+
+
+def models_frame(runs: pd.DataFrame, sharpness: pd.DataFrame, measures: pd.DataFrame,
+                 eps: float) -> pd.DataFrame:
+    """The correlation study's input, one row per trained model: its run (runs: records.runs of
+    the metrics.json files, diverged runs already left out; train/test acc as fractions, losses,
+    labels, `spec`), joined on (net, regime, seed) with its Metric 2.1 record (sharpness: the
+    full-space record at `eps`, column `sharpness`; NaN where there is none) and its `measures`
+    record (MEASURES_RECORD_FIELDS, renamed by RECORD_COLUMNS). remedy: '+'.join of the run
+    spec's remedy names ('' for none); sb_epochs: K of a warm start's init_from, else NaN.
+    Records of saved iterates (an `epoch` label) are not models of the study."""
+    from sharpminima.analysis.sweeps import sb_epochs_of
+    keys = ["net", "regime", "seed"]
+    cols = [*keys, "dataset", "batch_size", "train_acc", "test_acc", "train_loss", "test_loss"]
+    if runs.empty:
+        return pd.DataFrame(columns=[*cols, "remedy", "sb_epochs", "sharpness",
+                                     *renamed(pd.DataFrame(columns=MEASURES_RECORD_FIELDS))])
+    specs = [json.loads(s) if isinstance(s, str) else (s or {}) for s in
+             runs.get("spec", pd.Series([None] * len(runs)))]
+    out = _key(runs[cols].reset_index(drop=True))
+    out["remedy"] = ["+".join(sorted(sp.get("remedy") or {})) for sp in specs]
+    out["sb_epochs"] = [float(sb_epochs_of(sp["init_from"])) if sp.get("init_from") else np.nan
+                        for sp in specs]
+    for frame, fields, metric21 in ((sharpness, ("sharpness",), True),
+                                    (measures, MEASURES_RECORD_FIELDS, False)):
+        frame = frame if "epoch" not in frame else frame[frame["epoch"].isna()]
+        if metric21 and len(frame):
+            frame = frame[(frame["space"] == "full") &
+                          np.isclose(pd.to_numeric(frame["eps"], errors="coerce"), eps)]
+        have = [f for f in fields if f in frame]
+        part = _key(frame[keys + have]) if len(frame) else pd.DataFrame(columns=keys + have)
+        for f in have:
+            part[f] = pd.to_numeric(part[f], errors="coerce")
+        if part.duplicated(keys).any():
+            raise ValueError(f"several records of one model: {part[part.duplicated(keys)]}")
+        out = out.merge(part, on=keys, how="left")
+        for f in fields:
+            out[f] = out[f] if f in out else np.nan
+    return renamed(out)
 
 
 def sharpness_beats_norm(table: pd.DataFrame) -> Verdict:

@@ -24,7 +24,8 @@ from sharpminima.core.layout import read_metrics, run_dir
 #: kind -> the stage its wall times are counted under in the report's compute table
 KINDS = {"runs": "train", "sharpness": "sharpness", "hessian": "hessian",
          "landscape": "landscape", "sweep_runs": "sweeps (train)",
-         "sweep_sharpness": "sweeps (sharpness)"}
+         "sweep_sharpness": "sweeps (sharpness)", "measures": "measures (beyond the paper)",
+         "reparam": "reparametrization (beyond the paper)"}
 RUN_COLUMNS = ("net", "regime", "dataset", "seed", "status", "batch_size", "n_train", "n_test",
                "num_classes", "epochs", "train_loss", "train_acc", "test_loss", "test_acc",
                "wall_s")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sharpminima.analysis import findings, protocol, records, verdicts
+from sharpminima.analysis import correlation, findings, protocol, records, verdicts
 from sharpminima.analysis.assumptions import annotated_assumptions, config_value
 from sharpminima.analysis.records import long_histories
 from sharpminima.analysis.tables import SCALE_NOTE
@@ -36,6 +36,8 @@ FIGURES = [  # (file prefix, title, what the paper reported)
      "of m costs O(m) but cuts the gradient's standard deviation only by O(sqrt(m))"),
     ("noise_scale", "Gradient noise scale along training (beyond the paper)", "(not in the paper)"),
     ("slice2d", "2-D filter-normalized slices (beyond the paper)", "(not in the paper)"),
+    ("correlation", "Generalization gap vs each measure (beyond the paper)", "(not in the paper; "
+     "Dinh et al. 2017 and Jiang et al. 2020 question whether sharpness predicts the gap)"),
 ]
 
 
@@ -175,8 +177,18 @@ def verdict_table(inputs: Inputs,
             verdicts.warm_start_recovers(inputs.frame("fig5")),
             verdicts.sharpness_rises_for_lb_only(inputs.frame("fig6")),
             verdicts.remedies_leave_lb_sharp(pd.read_csv(remedies) if remedies else
-                                             pd.DataFrame())]
+                                             pd.DataFrame()),
+            correlation.sharpness_beats_norm(_table_csv(inputs, "correlation")),
+            correlation.contrast_survives_reparam(_table_csv(inputs, "reparam"))]
     return pd.DataFrame([v.row() for v in rows])
+
+
+def _table_csv(inputs: Inputs, name: str) -> pd.DataFrame:
+    """A planned table's CSV (empty when the configuration does not plan it, or it has no rows)."""
+    path = inputs.table(name, "csv")
+    if path is None or not path.exists() or path.stat().st_size <= 1:
+        return pd.DataFrame()
+    return pd.read_csv(path, dtype={"remedy": str})
 
 
 def shortfall_section(sharp: pd.DataFrame, factor: float) -> str:
@@ -239,6 +251,10 @@ def build(inputs: Inputs, report_dir: Path, config: dict, annotations: str | Non
         "## Hessian spectrum", "", md_table(inputs.table("hessian")), "",
         "## Remedies", "", md_table(inputs.table("remedies")), "",
         "## Dynamic sampling", "", md_table(inputs.table("dynamic")), "",
+        "## Beyond the paper: the reparametrization test", "",
+        md_table(inputs.table("reparam")), "",
+        "## Beyond the paper: does sharpness predict the generalization gap?", "",
+        md_table(inputs.table("correlation")), "",
         figure_section(inputs, report_dir, found),
         provenance(inputs, config, annotations),
         "",

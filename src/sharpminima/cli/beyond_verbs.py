@@ -6,12 +6,14 @@ record labelled from the run as `sharpness`'s. `reparam`: the reparametrization 
 2017): for each alpha, the function-preserving rescaling of ``nets.rescale``, its logits checked
 against the original's (a deviation above the tolerance fails the verb, writing nothing), then
 Metric 2.1, the new measures and the Hessian's top eigenvalues re-measured; one row per alpha (CSV,
-and the same rows in a JSON record with provenance).
+and the same rows in a JSON record with provenance). `reparam-table` and `correlation-table`: the
+two tables (and the correlation figure's frame) from those records and the runs' metrics.json.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from sharpminima.cli import runs
@@ -120,11 +122,12 @@ def cmd_reparam(args) -> int:
     device = setup_compute(args)
     why = runs.diverged_any(args.model)
     if why:
-        runs.write_record(args.out, runs.not_measured({"rows": []}, why),
+        runs.write_record(args.out, runs.not_measured({"rows": [], "wall_s": 0.0}, why),
                           runs.labels(args.model), device)
         runs.write_empty_csvs([args.out_csv], REPARAM_COLUMNS)
         print(f"reparam not measured: {why}", file=sys.stderr)
         return 0
+    start = time.perf_counter()
     model, split, labels = runs.load_run(args, device)
     w0, source = initial_point(args.model, device)
     rows = []
@@ -143,8 +146,47 @@ def cmd_reparam(args) -> int:
     with atomic_path(args.out_csv) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     runs.write_record(args.out, {"rows": rows, "alphas": [float(a) for a in args.alphas],
-                                 "tolerance": float(args.tolerance), "bn_eps": args.bn_eps},
+                                 "tolerance": float(args.tolerance), "bn_eps": args.bn_eps,
+                                 "wall_s": time.perf_counter() - start},
                       labels, device)
+    return 0
+
+
+def _none(why: str):
+    """The Markdown rendering of an empty table: one line that says why."""
+    import pandas as pd
+    return lambda df: pd.DataFrame({"note": [why]})
+
+
+def cmd_reparam_table(args) -> int:
+    import pandas as pd
+
+    from sharpminima.analysis import correlation as corr
+    from sharpminima.analysis import tables
+    frames = [pd.read_csv(p) for p in args.records]
+    rows = corr.renamed(pd.concat(frames, ignore_index=True))
+    rows = rows[rows["alpha"].notna()] if "alpha" in rows else rows  # diverged: no rows
+    measures = [m for m in corr.REPARAM_MEASURES if m in rows]
+    df = corr.reparam_table(rows, args.scale, measures) if len(rows) else pd.DataFrame()
+    tables.write_frame(df, args.out_csv, args.out_md, corr.reparam_caption(args.scale),
+                       corr.reparam_markdown if len(df) else _none("no measured model (diverged)"))
+    return 0
+
+
+def cmd_correlation_table(args) -> int:
+    from sharpminima.analysis import correlation as corr
+    from sharpminima.analysis import protocol, records, tables
+    from sharpminima.core.atomic import atomic_path
+    runs = protocol.trained(records.runs(args.metrics))
+    models = corr.models_frame(runs, records.read_records(args.sharpness),
+                               records.read_records(args.measures), args.eps)
+    table = corr.correlation_table(models, args.scale)
+    caption = corr.correlation_caption(table, args.scale)
+    tables.write_frame(table, args.out_csv, args.out_md, caption,
+                       corr.correlation_markdown if len(table) else _none("no trained model"))
+    with atomic_path(args.out_frame) as tmp:
+        corr.correlation_frame(models, table).to_csv(tmp, index=False)
+    print(f"correlation: {len(models)} models, {len(table)} rows", file=sys.stderr)
     return 0
 
 
@@ -202,6 +244,34 @@ def _reparam_parser(sub) -> None:
     p.set_defaults(func=cmd_reparam)
 
 
+def _reparam_table_parser(sub) -> None:
+    from sharpminima.cli.common import add_table_outputs
+    p = sub.add_parser("reparam-table", help="the reparametrization table: each measure at each "
+                                             "alpha, and whether the LB/SB ratio keeps its sign "
+                                             "and size")
+    p.add_argument("records", nargs="+", help="the reparam verb's CSVs")
+    add_table_outputs(p)
+    p.set_defaults(func=cmd_reparam_table)
+
+
+def _correlation_table_parser(sub) -> None:
+    from sharpminima.cli.common import add_table_outputs
+    p = sub.add_parser("correlation-table", help="Kendall's tau of each measure with the "
+                                                 "generalization gap over every trained model, "
+                                                 "its bootstrap CI and the granulated tau")
+    p.add_argument("--metrics", nargs="+", required=True,
+                   help="metrics.json of every trained model (diverged runs are left out)")
+    p.add_argument("--sharpness", nargs="*", required=True,
+                   help="their Metric 2.1 records (the full-space record at --eps is used)")
+    p.add_argument("--measures", nargs="*", required=True, help="their measures records")
+    p.add_argument("--eps", type=float, required=True, help="Metric 2.1's box size to use")
+    p.add_argument("--out-frame", required=True, help="the figure's tidy CSV")
+    add_table_outputs(p)
+    p.set_defaults(func=cmd_correlation_table)
+
+
 def add_parsers(sub) -> None:
     _measures_parser(sub)
     _reparam_parser(sub)
+    _reparam_table_parser(sub)
+    _correlation_table_parser(sub)

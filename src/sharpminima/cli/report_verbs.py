@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sharpminima.cli.common import json_arg
 
-COLLECT_GROUPS = ("runs", "sharpness", "hessian", "landscape", "sweep-runs", "sweep-sharpness")
+COLLECT_GROUPS = ("runs", "sharpness", "hessian", "landscape", "sweep-runs", "sweep-sharpness",
+                  "measures", "reparam")
 
 
 def cmd_summary(args) -> int:
