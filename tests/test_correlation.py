@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from sharpminima.analysis import correlation as corr
+from sharpminima.analysis import reparam
 from sharpminima.analysis.stats import bootstrap_ci, kendall
 from sharpminima.figures import registry
 
@@ -156,7 +157,7 @@ def reparam_rows(lb_adaptive=5.0):
 
 
 def test_reparam_table_marks_invariant_and_scaling_measures():
-    t = corr.reparam_table(reparam_rows(), "tiny", ["adaptive_l2", "sharpness", "param_norm"])
+    t = reparam.reparam_table(reparam_rows(), "tiny", ["adaptive_l2", "sharpness", "param_norm"])
     assert len(t) == 3 * 2 * len(ALPHAS)
     inv = t.groupby("measure").invariant.all()
     assert inv["adaptive_l2"] and not inv["sharpness"] and not inv["param_norm"]
@@ -170,15 +171,15 @@ def test_reparam_table_marks_invariant_and_scaling_measures():
     assert (lb.loc["adaptive_l2"].keeps_sign == True).all()  # noqa: E712
     assert (lb.loc["adaptive_l2"].keeps_size == True).all()  # noqa: E712
     assert t[t.regime == "SB"].lb_over_sb.isna().all()
-    md = corr.reparam_markdown(t)
+    md = reparam.reparam_markdown(t)
     assert set(md[md.measure == "sharpness (Metric 2.1)"].invariant) == {"NO"}
-    assert "10%" in corr.reparam_caption("tiny")
+    assert "10%" in reparam.reparam_caption("tiny")
     with pytest.raises(ValueError, match="alpha = 1"):
-        corr.reparam_table(reparam_rows().query("alpha != 1"), "tiny")
+        reparam.reparam_table(reparam_rows().query("alpha != 1"), "tiny")
 
 
 def test_reparam_verdict_names_the_invariant_measures():
-    v = corr.contrast_survives_reparam(corr.reparam_table(reparam_rows(), "tiny",
+    v = reparam.contrast_survives_reparam(reparam.reparam_table(reparam_rows(), "tiny",
                                                           ["adaptive_l2", "sharpness"]))
     assert v.verdict == "holds"
     items = {i.key: i.values for i in v.items}
@@ -186,20 +187,21 @@ def test_reparam_verdict_names_the_invariant_measures():
     assert not items["sharpness"]["invariant"]
     assert "adaptive_l2: invariant" in v.evidence and "sharpness: NOT invariant" in v.evidence
     # the invariant measure puts LB below SB: the contrast does not survive
-    flat = corr.reparam_table(reparam_rows(lb_adaptive=0.5), "tiny", ["adaptive_l2", "sharpness"])
-    assert corr.contrast_survives_reparam(flat).verdict == "does not hold"
-    only_scaling = corr.reparam_table(reparam_rows(), "tiny", ["sharpness"])
-    assert corr.contrast_survives_reparam(only_scaling).verdict == "does not hold"
-    at_one = corr.reparam_table(reparam_rows().query("alpha == 1"), "tiny")
-    assert corr.contrast_survives_reparam(at_one).verdict == "not run"
+    flat = reparam.reparam_table(reparam_rows(lb_adaptive=0.5), "tiny",
+                                 ["adaptive_l2", "sharpness"])
+    assert reparam.contrast_survives_reparam(flat).verdict == "does not hold"
+    only_scaling = reparam.reparam_table(reparam_rows(), "tiny", ["sharpness"])
+    assert reparam.contrast_survives_reparam(only_scaling).verdict == "does not hold"
+    at_one = reparam.reparam_table(reparam_rows().query("alpha == 1"), "tiny")
+    assert reparam.contrast_survives_reparam(at_one).verdict == "not run"
 
 
 def test_reparam_verdict_reads_the_written_table(tmp_path):
     from sharpminima.analysis.tables import write_frame
-    t = corr.reparam_table(reparam_rows(), "tiny", ["adaptive_l2", "sharpness"])
-    write_frame(t, tmp_path / "r.csv", tmp_path / "r.md", corr.reparam_caption("tiny"),
-                corr.reparam_markdown)
-    assert corr.contrast_survives_reparam(pd.read_csv(tmp_path / "r.csv")).verdict == "holds"
+    t = reparam.reparam_table(reparam_rows(), "tiny", ["adaptive_l2", "sharpness"])
+    write_frame(t, tmp_path / "r.csv", tmp_path / "r.md", reparam.reparam_caption("tiny"),
+                reparam.reparam_markdown)
+    assert reparam.contrast_survives_reparam(pd.read_csv(tmp_path / "r.csv")).verdict == "holds"
     assert (tmp_path / "r.md").read_text().startswith("Reparametrization test")
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sharpminima.analysis import correlation, findings, protocol, records, verdicts
+from sharpminima.analysis import correlation, findings, protocol, records, reparam, verdicts
 from sharpminima.analysis.assumptions import annotated_assumptions, config_value
 from sharpminima.analysis.records import long_histories
 from sharpminima.analysis.tables import SCALE_NOTE
@@ -179,7 +179,7 @@ def verdict_table(inputs: Inputs,
             verdicts.remedies_leave_lb_sharp(pd.read_csv(remedies) if remedies else
                                              pd.DataFrame()),
             correlation.sharpness_beats_norm(_table_csv(inputs, "correlation")),
-            correlation.contrast_survives_reparam(_table_csv(inputs, "reparam"))]
+            reparam.contrast_survives_reparam(_table_csv(inputs, "reparam"))]
     return pd.DataFrame([v.row() for v in rows])
 
 

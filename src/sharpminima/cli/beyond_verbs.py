@@ -162,14 +162,14 @@ def cmd_reparam_table(args) -> int:
     import pandas as pd
 
     from sharpminima.analysis import correlation as corr
-    from sharpminima.analysis import tables
+    from sharpminima.analysis import reparam, tables
     frames = [pd.read_csv(p) for p in args.records]
     rows = corr.renamed(pd.concat(frames, ignore_index=True))
     rows = rows[rows["alpha"].notna()] if "alpha" in rows else rows  # diverged: no rows
     measures = [m for m in corr.REPARAM_MEASURES if m in rows]
-    df = corr.reparam_table(rows, args.scale, measures) if len(rows) else pd.DataFrame()
-    tables.write_frame(df, args.out_csv, args.out_md, corr.reparam_caption(args.scale),
-                       corr.reparam_markdown if len(df) else _none("no measured model (diverged)"))
+    df = reparam.reparam_table(rows, args.scale, measures) if len(rows) else pd.DataFrame()
+    markdown = reparam.reparam_markdown if len(df) else _none("no measured model (diverged)")
+    tables.write_frame(df, args.out_csv, args.out_md, reparam.reparam_caption(args.scale), markdown)
     return 0
 
 
