@@ -196,7 +196,25 @@ class Coster:
             repeats = int(opts.get("repeats", ["1"])[0])
             return (repeats * sum(n / rate_at(r["train"], s) for s in sizes),
                     f"{repeats} x {len(sizes)} sizes (ESTIMATE)")
+        if verb == "measures":
+            return self.measures_s(r, opts, n), "worst cases + averages (ESTIMATE)"
+        if verb == "reparam":
+            alphas = len(opts.get("alphas", ["1"]))
+            per_alpha = (r["sharpness"]["passes"] * self.pass_s(r, n) + r["sharpness"][
+                "time_outside_s"] + self.measures_s(r, opts, n) + self.lanczos * 2 * self.pass_s(
+                r, n))
+            return alphas * per_alpha, f"{alphas} alphas x (Metric 2.1 + measures + Lanczos) " \
+                "(ESTIMATE)"
         return None, f"no cost model for verb {verb!r}"
+
+    def measures_s(self, r: dict, opts: dict, n: int) -> float:
+        """The measures verb: two worst cases of `steps` gradient passes each (over the whole set,
+        and again over m_examples when m is set), 2 x `samples` loss passes for the averages."""
+        steps = int(opts.get("steps", ["20"])[0])
+        samples = int(opts.get("samples", ["20"])[0])
+        m_examples = int(opts.get("m-examples", [str(n)])[0]) if "m" in opts else 0
+        worst = 2 * (steps + 1) * (self.pass_s(r, n) + self.pass_s(r, min(m_examples, n)))
+        return worst + 2 * samples * n / r["eval"]["samples_per_s"]
 
 
 def project(results: dict, config: Path, epochs: int | None = None,

@@ -127,7 +127,8 @@ def test_a_smaller_plan_reports_only_its_own_records(trust_run):
     t2 = pd.read_csv(work / "results/tables/table2.csv").set_index("regime")
     assert t2.loc["SB", "n"] == 1
     prov = section(md, "Provenance")
-    planned = 4 + 4 + 4 + 1 + 4  # runs, sharpness (1 eps, full), hessian, landscape + slices
+    # runs, sharpness (1 eps, full), hessian, landscape + slices, measures, reparam (F1 SB and LB)
+    planned = 4 + 4 + 4 + 1 + 4 + 4 + 2
     assert f"Records read: {planned}," in prov
     compute = dict(re.findall(r"^\| (\w+)\s*\|\s*(\d+) \|", prov, re.M))
     assert compute == {"train": "4", "sharpness": "4", "hessian": "4", "landscape": "5"}
