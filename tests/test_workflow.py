@@ -117,6 +117,7 @@ def test_a_regimes_eval_chunk_reaches_every_measurement(tmp_path):
     (SB and LB agreeing) the SB-LB landscape; the sharpness tables' caption says so."""
     import re
     cfg = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+    cfg["generalization_measures"]["enabled"] = True  # the study's jobs too
     for regime in ("SB", "LB"):
         cfg["regimes"][regime]["train"] = {"eval_chunk": 333}
     plan = planned_shell_commands(tmp_path, write_config(tmp_path / "c.yaml", cfg))
@@ -172,15 +173,16 @@ def test_demo_plans_the_study_beyond_the_paper(tmp_path):
     """measures for every model with a Metric 2.1 record (main runs, Figs. 4-6's sweep models),
     the reparametrization test of the listed nets' SB and LB (first seed), the two tables, the
     figure; generalization_measures.enabled: false plans none of it."""
-    jobs = planned_jobs(tmp_path, ROOT / "config/demo.yaml")
     demo = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+    assert demo["generalization_measures"]["enabled"] is False  # off by default: the time budget
+    demo["generalization_measures"]["enabled"] = True
+    jobs = planned_jobs(tmp_path, write_config(tmp_path / "on.yaml", demo))
     assert jobs["measures"] == demo_trainings()
     assert jobs["sweep_measures"] == jobs["sweep_sharpness"]  # the same models, one eps each
     assert jobs["reparam"] == 2 * len(demo["reparametrization"]["nets"])
     for rule in ("reparam_table", "correlation_table", "correlation_figure"):
         assert jobs[rule] == 1, rule
-    demo["generalization_measures"]["enabled"] = False
-    off = planned_jobs(tmp_path, write_config(tmp_path / "off.yaml", demo))
+    off = planned_jobs(tmp_path, ROOT / "config/demo.yaml")
     assert not {"measures", "sweep_measures", "reparam", "reparam_table", "correlation_table",
                 "correlation_figure"} & set(off)
     assert off["collect"] == off["report"] == 1
