@@ -386,9 +386,9 @@ def sweep_records():
 
 
 # ============================ beyond the paper: does sharpness explain the gap? (beyond.smk)
-# The measures job runs on every model that gets a Metric 2.1 record; the correlation study uses
-# every trained model (main runs, batch sweep, warm starts: a trajectory's iterates are points
-# along one training, not trained models, so they get measures records but stay out of it).
+# The measures job runs on every trained model that gets a Metric 2.1 record (main runs, batch
+# sweep, warm starts), and the correlation study uses them all. A trajectory's iterates (Fig. 6)
+# are points along one training, not trained models: no measures job, not in the study.
 
 GM = config["generalization_measures"]
 REPARAM = config["reparametrization"]
@@ -403,20 +403,11 @@ def measures_files():
 
 
 def sweep_measured_models():
-    """The sweep models that get a Metric 2.1 record (sweep_records): batch-sweep and warm-start
-    runs, and the trajectory iterates of Fig. 6."""
-    models = []
-    for net in BATCH_NETS:
-        models += [run_files(d)["model"] for d in batch_runs(net)]
-    for net in WARM_NETS:
-        models += [run_files(d)["model"] for d in warm_runs(net)]
-    for net in ALONG_NETS:
-        models += [
-            iterate(net, r, s, e)
-            for r in (SWEEP_SB, SWEEP_LB)
-            for s in sweep_seeds(ALONG)
-            for e in ALONG["epochs"]
-        ]
+    """The sweep models of the correlation study: the final models of the batch-sweep and
+    warm-start runs. Fig. 6's trajectory iterates are points along one training, not trained
+    models: they are left out of the study, so they get no measures job."""
+    models = [run_files(d)["model"] for n in BATCH_NETS for d in batch_runs(n)]
+    models += [run_files(d)["model"] for n in WARM_NETS for d in warm_runs(n)]
     return sorted(set(models))
 
 
