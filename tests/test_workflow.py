@@ -175,9 +175,8 @@ def test_demo_plans_the_study_beyond_the_paper(tmp_path):
     the reparametrization test of the listed nets' SB and LB (first seed), the two tables, the
     figure; generalization_measures.enabled: false plans none of it."""
     demo = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
-    assert demo["generalization_measures"]["enabled"] is False  # off by default: the time budget
-    demo["generalization_measures"]["enabled"] = True
-    jobs = planned_jobs(tmp_path, write_config(tmp_path / "on.yaml", demo))
+    assert demo["generalization_measures"]["enabled"] is True
+    jobs = planned_jobs(tmp_path, ROOT / "config/demo.yaml")
     assert jobs["measures"] == demo_trainings()
     along = demo["sharpness_along_training"]
     iterates = 2 * len(along["nets"]) * len(along["epochs"])  # SB and LB trajectories, seed 0
@@ -185,7 +184,8 @@ def test_demo_plans_the_study_beyond_the_paper(tmp_path):
     assert jobs["reparam"] == 2 * len(demo["reparametrization"]["nets"])
     for rule in ("reparam_table", "correlation_table", "correlation_figure"):
         assert jobs[rule] == 1, rule
-    off = planned_jobs(tmp_path, ROOT / "config/demo.yaml")
+    demo["generalization_measures"]["enabled"] = False
+    off = planned_jobs(tmp_path, write_config(tmp_path / "off.yaml", demo))
     assert not {"measures", "sweep_measures", "reparam", "reparam_table", "correlation_table",
                 "correlation_figure"} & set(off)
     assert off["collect"] == off["report"] == 1
