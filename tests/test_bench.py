@@ -121,3 +121,35 @@ def test_projection_train_cost_arithmetic(tiny_results):
     verb, opts = projection.cli_args("python -m sharpminima slice2d --grid 21 --train-size 500 "
                                      "2> log")
     assert verb == "slice2d" and opts == {"grid": ["21"], "train-size": ["500"]}
+
+
+def test_job_times_sums_each_rule_from_a_snakemake_log():
+    import job_times
+    log = """[Wed Dec  2 07:11:32 2026]
+localrule train:
+    output: results/runs/F1/SB/seed0/model.pt
+    jobid: 5
+    resources: tmpdir=/tmp, gpu=1
+
+[Wed Dec  2 07:11:33 2026]
+rule sharpness:
+    jobid: 7
+
+[Wed Dec  2 07:12:10 2026]
+Finished jobid: 7 (Rule: sharpness)
+[Wed Dec  2 07:13:02 2026]
+Finished jobid: 5 (Rule: train)
+[Wed Dec  2 07:13:03 2026]
+localrule train:
+    jobid: 6
+
+[Wed Dec  2 07:13:33 2026]
+Finished jobid: 6 (Rule: train)
+[Wed Dec  2 07:13:40 2026]
+localrule report:
+    jobid: 9
+"""
+    walls = job_times.job_times(log.splitlines())
+    assert walls == {"train": [90.0, 30.0], "sharpness": [37.0]}  # report never finished
+    text = job_times.table(walls)
+    assert "| train | 2 | 120 | 76% |" in text and "| all | 3 | 157 | 100% |" in text
