@@ -78,7 +78,10 @@ def net_builders():
         return {}
     from sharpminima.nets.builders import describe
 
-    return {net: describe(config["nets"][net]["builder"], config["nets"][net].get("init", "glorot")) for net in chosen}
+    return {
+        net: describe(config["nets"][net]["builder"], config["nets"][net].get("init", "glorot"))
+        for net in chosen
+    }
 
 
 NET_BUILDERS = net_builders()
@@ -119,7 +122,7 @@ wildcard_constraints:
     seed=r"\d+",
     space="full|subspace",
     eps=r"[0-9.e-]+",
-    dataset="|".join(["mnist", "fashion_mnist", "cifar10", "cifar100", "timit", *config["datasets"]]),
+    dataset="|".join([*configcheck.REGISTRY_DATASETS, *config["datasets"]]),
 
 
 # ============================================================================== paths

@@ -4,8 +4,8 @@ The output holds x_train, y_train, x_test, y_test and `meta` (a JSON string); it
 np.savez (uncompressed, no pickled objects) and atomically. Images are uint8 [N, C, H, W]
 (MNIST/Fashion-MNIST [N, 1, 28, 28], CIFAR [N, 3, 32, 32]); TIMIT features are float32 [N, D]. A
 dataset of the user's own (one .npz, kind images or features) is read and checked by the same
-reader as TIMIT's. Labels are int64. Every file read is first checked against the SHA-256 in MANIFEST.json, so the
-prepared data is exactly what fetch verified.
+reader as TIMIT's. Labels are int64. Every file read is first checked against the SHA-256 in
+MANIFEST.json, so the prepared data is exactly what fetch verified.
 """
 
 from __future__ import annotations
