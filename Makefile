@@ -9,7 +9,7 @@ CORES ?= all
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: help venv demo lint test reproduce reproduce-cpu reference-cpu nets dry-run snapshot pull readme-verdicts
+.PHONY: help venv demo example lint test reproduce reproduce-cpu reference-cpu nets dry-run snapshot pull readme-verdicts
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +28,10 @@ demo: venv  ## the embedded CPU demo on Fashion-MNIST (offline), every output at
 	bash workflow/scripts/ensure_fashion_mnist.sh
 	$(SNAKEMAKE) --configfile config/demo.yaml --cores $(CORES) --resources gpu=$(NPROC)
 	$(SNAKEMAKE) --configfile config/demo.yaml --report results/report/report.html
+
+example: venv  ## the whole DAG on a network of your own (examples/mynet.py), tiny scale, Fashion-MNIST
+	bash workflow/scripts/ensure_fashion_mnist.sh
+	$(SNAKEMAKE) --configfile examples/config.yaml --cores $(CORES) --resources gpu=$(NPROC)
 
 lint: venv  ## ruff check (Python) + snakefmt --check (rules; settings in pyproject.toml) + snakemake --lint on every shipped config
 	$(VENV)/bin/ruff check src tests bench

@@ -5,7 +5,9 @@ config/config.yaml) prints every job with its rule, wildcards, resources and she
 GPU-tagged job (`resources: gpu=1`) is costed from its command line (`python -m sharpminima VERB
 ...`) with the throughputs measured on ONE device, the one named in the results file: projected
 from a CPU's results, the answer is CPU-hours on that CPU, not GPU-hours, and it says so. A second
-dry run with a (dummy) TIMIT path adds the F2 jobs, which are only planned when TIMIT is supplied.
+dry run with a (dummy) TIMIT path adds the F2 jobs, which are only planned when TIMIT is supplied;
+a third switches on the nets the configuration declares but leaves off (nets.<net>.enabled: false,
+R18 in config/config.yaml), to cost them before turning them on.
 
 Cost model per verb (measured by bench/run.py unless marked ESTIMATE; N = the job's training
 examples, --train-size when given, else the dataset's; M = test examples):
@@ -229,7 +231,12 @@ def project(results: dict, config: Path, epochs: int | None = None,
         if not with_timit["datasets"]["timit"].get("path"):
             with_timit["datasets"]["timit"]["path"] = str(tmp / "timit_features.npz")
         (tmp / "with_timit.yaml").write_text(yaml.safe_dump(with_timit))
-        for label, path in (("as_configured", config), ("with_timit", tmp / "with_timit.yaml")):
+        switched_on = copy.deepcopy(cfg)  # every net declared but switched off, on (R18)
+        for spec in switched_on.get("nets", {}).values():
+            spec.pop("enabled", None)
+        (tmp / "switched_on.yaml").write_text(yaml.safe_dump(switched_on))
+        for label, path in (("as_configured", config), ("with_timit", tmp / "with_timit.yaml"),
+                            ("switched_on", tmp / "switched_on.yaml")):
             (tmp / label).mkdir()
             runs[label] = parse_jobs(dry_run(path, tmp / label))
     out = {"device": results["device"], "device_type": results["device_type"],
@@ -282,7 +289,15 @@ def markdown(p: dict) -> str:
     lines += ["", "| net | jobs | hours |", "|---|---:|---:|"]
     for net, v in sorted(t["by_net"].items(), key=lambda kv: -kv[1]["seconds"]):
         lines.append(f"| {net} | {v['jobs']} | {v['seconds'] / 3600:.2f} |")
-    for label, d in (("as configured", a), ("with TIMIT", t)):
+    on = p["switched_on"]
+    added = sorted(set(on["by_net"]) - set(a["by_net"]))
+    if added:
+        extra = {n: on["by_net"][n] for n in added}
+        lines += ["", f"Switched on (nets.<net>.enabled: {', '.join(added)}): "
+                      f"**{on['device_hours']:.1f} h** for {on['gpu_jobs']} jobs; "
+                      + "; ".join(f"{n} adds {v['jobs']} jobs, {v['seconds'] / 3600:.2f} h"
+                                  for n, v in extra.items()) + "."]
+    for label, d in (("as configured", a), ("with TIMIT", t), ("switched on", on)):
         if d["uncosted"]:
             reasons: dict[str, int] = {}
             for u in d["uncosted"]:

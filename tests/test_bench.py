@@ -98,6 +98,11 @@ def test_projection_costs_every_gpu_job_of_the_dry_run(tiny_results, tmp_path):
     assert got["jobs_total"] == sum(counts.values())
     assert p["with_timit"]["by_net"]["F2"]["jobs"] > 0 and "F2" not in got["by_net"]
     assert p["with_timit"]["device_hours"] > got["device_hours"] > 0
+    # R18 is declared but off (its one switch, nets.R18.enabled): costed with the switch on
+    on = p["switched_on"]
+    assert "R18" not in got["by_net"] and on["by_net"]["R18"]["jobs"] > 0 and on["uncosted"] == []
+    assert on["device_hours"] > got["device_hours"]
+    assert "R18 adds" in projection.markdown(p)
 
 
 def test_projection_train_cost_arithmetic(tiny_results):

@@ -64,3 +64,28 @@ def test_batch_norm_modes():
     assert torch.allclose(running(x)[:4], running(x[:4]), atol=1e-6)
     with pytest.raises(ValueError):
         models.build("F1", (1, 28, 28), 10, bn="bogus")
+
+
+# --- R18: ResNet-18, CIFAR variant (beyond the paper) --------------------------------------------
+
+def test_resnet18_has_the_cifar_variants_parameter_count():
+    """He et al. 2016's ResNet-18 as the CIFAR literature trains it: 11,173,962 trainable
+    parameters on CIFAR-10 (3x3 stem, no max pool, bias-free convs, BN, 1x1 projection)."""
+    model = models.build("R18", (3, 32, 32), 10)
+    assert models.count_trainable(model) == 11_173_962
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 1 + 16 + 3 and all(c.bias is None for c in convs)  # stem, blocks, 1x1
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
+    assert models.count_trainable(models.build("R18", (3, 32, 32), 100)) == 11_220_132
+
+
+def test_resnet18_follows_the_bn_option_and_glorot():
+    batch = models.build("R18", (3, 32, 32), 10, bn="batch", seed=0)
+    running = models.build("R18", (3, 32, 32), 10, bn="running", seed=0)
+    assert not any("running_mean" in k for k in batch.state_dict())
+    assert sum("running_mean" in k for k in running.state_dict()) == 1 + 16 + 3
+    stem = next(m for m in batch.modules() if isinstance(m, torch.nn.Conv2d))
+    bound = math.sqrt(6 / (3 * 9 + 64 * 9))  # Glorot uniform: fan_in + fan_out of a 3x3 conv
+    assert stem.weight.abs().max() <= bound and stem.weight.abs().max() > 0.9 * bound
+    assert batch.eval()(torch.rand(2, 1 * 3, 32, 32)).shape == (2, 10)
+    assert models.build("R18", (1, 28, 28), 10).eval()(torch.rand(2, 1, 28, 28)).shape == (2, 10)

@@ -13,8 +13,14 @@ from sharpminima.core.layout import eps_text
 from sharpminima.figures.registry import MODULE_OF as FIGURE_MODULE
 
 validate(config, "../schemas/config.schema.yaml", set_default=True)
-# Before any job: every batch fits its (subset) training set, the device string is valid.
+# Before any job: every batch fits its (subset) training set, the device string is valid, every
+# net's dataset is known; every network of the user's own (nets.<net>.builder) builds a module
+# with the right number of logits (checked on one example: imports torch only when there is one).
 configcheck.check(config)
+if any(spec.get("builder") for spec in config["nets"].values()):
+    from sharpminima.nets.builders import check_config as check_builders
+
+    check_builders(config)
 
 
 # Every verb runs with the interpreter that runs Snakemake (the project's environment), also inside
@@ -46,21 +52,39 @@ def net_dataset(net):
 
 
 def planned_nets():
-    """Nets in config whose data can be obtained; F2 needs user-supplied TIMIT features."""
-    nets = []
+    """Nets in config that are switched on (nets.<net>.enabled) and whose data can be obtained
+    (F2 needs user-supplied TIMIT features): configcheck's rule, with a note for each net that
+    waits for its data."""
+    nets = configcheck.planned_nets(config)
     for net, spec in config["nets"].items():
-        if spec["dataset"] == "timit" and not config["datasets"].get("timit", {}).get("path"):
+        if net not in nets and spec.get("enabled", True):
             print(
-                f"note: {net} skipped: set datasets.timit.path to your TIMIT features "
-                "(format in config/README.md)",
+                f"note: {net} skipped: set datasets.{spec['dataset']}.path to your "
+                f"{spec['dataset']} file (format in config/README.md)",
                 file=sys.stderr,
             )
-            continue
-        nets.append(net)
     return nets
 
 
 NETS = planned_nets()
+
+
+def net_builders():
+    """nets.<net>.builder of every planned net that has one, described for its training spec: the
+    reference, the init (nets.<net>.init) and the hash of the builder's source, so that editing
+    the builder reruns exactly that net's trainings (the spec is their param) and what follows."""
+    chosen = [net for net in NETS if config["nets"][net].get("builder")]
+    if not chosen:
+        return {}
+    from sharpminima.nets.builders import describe
+
+    return {
+        net: describe(config["nets"][net]["builder"], config["nets"][net].get("init", "glorot"))
+        for net in chosen
+    }
+
+
+NET_BUILDERS = net_builders()
 REGIMES = list(config["regimes"])
 SEEDS = [str(s) for s in config["seeds"]]
 # Regimes that train with a remedy of the generalization gap (regimes.<r>.remedy); the others
@@ -98,7 +122,7 @@ wildcard_constraints:
     seed=r"\d+",
     space="full|subspace",
     eps=r"[0-9.e-]+",
-    dataset="mnist|fashion_mnist|cifar10|cifar100|timit",
+    dataset="|".join([*configcheck.REGISTRY_DATASETS, *config["datasets"]]),
 
 
 # ============================================================================== paths
@@ -109,12 +133,11 @@ wildcard_constraints:
 
 
 def user_data_file(wildcards):
-    """The user's own data file of a dataset (TIMIT: datasets.timit.path), an input of its fetch,
-    so that rewriting it reruns fetch, prepare and everything downstream. [] for downloaded
-    datasets, and while the file does not exist: fetch then says what is expected there."""
-    if wildcards.dataset != "timit":
-        return []
-    path = (config["datasets"].get("timit") or {}).get("path")
+    """The user's own data file of a dataset (datasets.<name>.path: TIMIT's features or a dataset
+    of the user's own), an input of its fetch, so that rewriting it reruns fetch, prepare and
+    everything downstream. [] for downloaded datasets, and while the file does not exist: fetch
+    then says what is expected there."""
+    path = (config["datasets"].get(wildcards.dataset) or {}).get("path")
     return [os.path.expanduser(path)] if path and os.path.isfile(os.path.expanduser(path)) else []
 
 
@@ -372,6 +395,8 @@ def resolved_spec(net, regime, seed):
     speed = {k: v for k, v in config.get("speed", {}).items() if v}
     if speed:  # likewise absent when every speed option is off (the default)
         spec["speed"] = speed
+    if net in NET_BUILDERS:  # a network of the user's own: its builder, with its source's hash
+        spec["builder"] = NET_BUILDERS[net]
     return spec
 
 

@@ -42,7 +42,7 @@ def initial_point(model_path, device) -> tuple[object, str]:
             return None, f"warm start from {spec['init_from']}, which is not there"
         state, source = load_state(spec["init_from"], "cpu"), f"init_from {spec['init_from']}"
     w0 = build_initial(meta["net"], meta["input_shape"], meta["num_classes"], meta["bn"], seed,
-                       state, device)
+                       state, device, builder=meta["builder"])
     return w0, source
 
 

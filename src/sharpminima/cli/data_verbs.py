@@ -39,19 +39,21 @@ def add_parsers(sub) -> None:
                    help=registry_help(BN_MODE, "batch-norm mode of the networks"))
     p.set_defaults(func=cmd_nets)
 
-    # the dataset registry is a table of names (no torch): argparse's own choices, listed in --help
+    # the dataset registry is a table of names (no torch), listed in --help; any other name is a
+    # dataset of the user's own, declared by its overrides (path, kind): checked by resolve
     from sharpminima.data.datasets import DATASETS
-    datasets = sorted(DATASETS)
+    named = (f"a dataset of the registry ({', '.join(sorted(DATASETS))}) or of your own "
+             "(its --overrides give path and kind)")
 
     p = sub.add_parser("fetch", help="download/copy a dataset's files, verified by checksum")
-    p.add_argument("dataset", choices=datasets, help="a dataset of the registry")
+    p.add_argument("dataset", help=named)
     p.add_argument("--out-dir", required=True)
     p.add_argument("--overrides", type=json_arg, required=True,
-                   help="JSON: config datasets.<name> (sources, checksums, path)")
+                   help="JSON: config datasets.<name> (sources, checksums, path, kind)")
     p.set_defaults(func=cmd_fetch)
 
     p = sub.add_parser("prepare", help="turn fetched files into the canonical .npz")
-    p.add_argument("dataset", choices=datasets, help="a dataset of the registry")
+    p.add_argument("dataset", help=named)
     p.add_argument("--raw-dir", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--overrides", type=json_arg, required=True)

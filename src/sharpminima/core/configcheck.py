@@ -2,13 +2,18 @@
 
 The schema (workflow/schemas/config.schema.yaml) checks each key on its own; `check` checks the
 keys against each other and against the data: every batch size a planned run would use must fit
-in the training set it is drawn from (a subset when nets.<net>.train_size is set), and `device`
-must name a device. Without these checks such a config fails hours later, inside a job.
+in the training set it is drawn from (a subset when nets.<net>.train_size is set), `device`
+must name a device, every net is of the registry or has a builder (nets.<net>.builder), and every
+net's dataset is of the registry or declared under datasets (path, kind). Without these checks
+such a config fails hours later, inside a job. (The builders themselves are checked, on one
+example, by sharpminima.nets.builders.check_config: that needs torch, which this layer does not
+import.)
 
 `check(config)` raises ConfigError listing every problem, one line each, each naming the key and
 a fix that works. It expects the config after the schema's defaults are filled in (common.smk
-validates first) but tolerates missing optional blocks. It reads nothing but, for TIMIT, the
-header of the user's feature file (datasets.timit.path) to learn its number of training frames.
+validates first) but tolerates missing optional blocks. It reads nothing but, for a dataset in a
+user's file (TIMIT, the user's own), the header of that file (datasets.<name>.path) to learn its
+number of training examples.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ import numpy as np
 # Training examples of each dataset as published (the prepared .npz holds exactly these).
 DATASET_TRAIN_SIZES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000,
                        "cifar100": 50000}
+# The registries' names (sharpminima.data.datasets, sharpminima.nets.models; a test keeps them
+# equal): a dataset whose data is a file the user supplies (datasets.<name>.path), and the nets.
+USER_FILE_DATASETS = ("timit",)
+REGISTRY_DATASETS = (*DATASET_TRAIN_SIZES, *USER_FILE_DATASETS)
+REGISTRY_NETS = ("F1", "F2", "C1", "C2", "C3", "C4", "R18")
 DEVICE_FORMS = "auto, cpu, cuda, cuda:N (N = 0, 1, ...: the N-th GPU), mps"
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 SWEEP_SB, SWEEP_LB = "SB", "LB"  # the regimes the Section 4 experiments run (sweeps.smk)
@@ -56,6 +66,9 @@ def check(config: Mapping[str, Any]) -> None:
 
 def find_problems(config: Mapping[str, Any]) -> list[str]:
     problems = _device_problems(config)
+    unknown = _net_problems(config)
+    if unknown:  # a net or a dataset that is neither the registry's nor declared: say so first
+        return [f"config: {p}" for p in dict.fromkeys(problems + unknown)]
     nets = planned_nets(config)
     sets = {net: train_set(config, net) for net in nets}
     for net in nets:
@@ -74,26 +87,70 @@ def _device_problems(config: Mapping[str, Any]) -> list[str]:
             "Set device: auto (a GPU when present, else the CPU) or e.g. device: cuda:0"]
 
 
-# --- training sets -------------------------------------------------------------------------------
+# --- nets and their data ------------------------------------------------------------------------
+
+def _net_problems(config: Mapping[str, Any]) -> list[str]:
+    """A net outside the registry needs a builder; a dataset outside the registry needs
+    datasets.<name>.path and .kind."""
+    problems = []
+    declared = config.get("datasets") or {}
+    for net, spec in (config.get("nets") or {}).items():
+        builder = spec.get("builder")
+        if net in REGISTRY_NETS and builder:
+            problems.append(f"nets.{net}.builder: {net} is a network of the registry "
+                            f"({', '.join(REGISTRY_NETS)}); give your network another name")
+        elif net not in REGISTRY_NETS and not builder:
+            problems.append(f"nets.{net} is not a network of the registry "
+                            f"({', '.join(REGISTRY_NETS)}): set nets.{net}.builder to your "
+                            "network's builder, 'package.module:function' or "
+                            "'path/to/file.py:function'")
+        if net == "all":  # the {net} of the figures drawn over every net
+            problems.append("nets.all: 'all' names the figures over every net; rename the net")
+        dataset = spec.get("dataset")
+        if dataset in REGISTRY_DATASETS:
+            continue
+        own = declared.get(dataset) or {}
+        missing = [k for k in ("path", "kind") if not own.get(k)]
+        if missing:
+            problems.append(f"nets.{net}.dataset = {dataset!r} is not a dataset of the registry "
+                            f"({', '.join(REGISTRY_DATASETS)}); to use your own, set "
+                            + " and ".join(f"datasets.{dataset}.{k}" for k in missing)
+                            + " (an .npz of images or features: config/README.md)")
+    for name, own in declared.items():
+        if name not in REGISTRY_DATASETS and not (own or {}).get("kind"):
+            problems.append(f"datasets.{name}: not a dataset of the registry; a dataset of "
+                            f"your own needs datasets.{name}.kind (images or features) and .path")
+        elif name in REGISTRY_DATASETS and (own or {}).get("kind"):
+            problems.append(f"datasets.{name}.kind: {name} is a dataset of the registry (its "
+                            "kind is fixed); give your dataset another name")
+    return problems
+
+
+def needs_user_file(config: Mapping[str, Any], dataset: str) -> bool:
+    """The dataset is a file the user supplies (TIMIT, the user's own), and none is named."""
+    user = dataset in USER_FILE_DATASETS or dataset not in REGISTRY_DATASETS
+    return user and not _user_path(config, dataset)
+
 
 def planned_nets(config: Mapping[str, Any]) -> list[str]:
-    """The nets the pipeline plans: as common.smk's planned_nets, TIMIT nets only with a path."""
-    timit_path = _timit_path(config)
+    """The nets the pipeline plans: as common.smk's planned_nets, those switched on
+    (nets.<net>.enabled, default true) whose data can be had (TIMIT only with a path)."""
     return [net for net, spec in config.get("nets", {}).items()
-            if spec.get("dataset") != "timit" or timit_path]
+            if spec.get("enabled", True) and not needs_user_file(config, spec.get("dataset"))]
 
 
-def _timit_path(config: Mapping[str, Any]) -> str | None:
-    return ((config.get("datasets") or {}).get("timit") or {}).get("path")
+def _user_path(config: Mapping[str, Any], dataset: str) -> str | None:
+    return ((config.get("datasets") or {}).get(dataset) or {}).get("path")
 
 
 def train_set(config: Mapping[str, Any], net: str) -> TrainSet:
     """The size of `net`'s training set: its dataset's, cut to nets.<net>.train_size if set."""
     spec = config["nets"][net]
     dataset = spec["dataset"]
-    if dataset == "timit":
-        full = timit_train_rows(_timit_path(config))
-        source = f"the {full} training frames in datasets.timit.path"
+    if dataset not in DATASET_TRAIN_SIZES:  # in the user's file
+        full = npz_train_rows(_user_path(config, dataset))
+        what = "frames" if dataset == "timit" else "examples"
+        source = f"the {full} training {what} in datasets.{dataset}.path"
     else:
         full = DATASET_TRAIN_SIZES.get(dataset)
         source = f"the {full} training examples of {dataset}"
@@ -105,13 +162,22 @@ def train_set(config: Mapping[str, Any], net: str) -> TrainSet:
     return TrainSet(full, source, None)
 
 
-def timit_train_rows(path: str | None) -> int | None:
-    """Rows of y_train in the TIMIT feature .npz, from its .npy header only; None when the file
-    is absent or unreadable (fetch then says what is wrong with it)."""
+def npz_train_rows(path: str | None) -> int | None:
+    """Rows of y_train in the user's .npz (TIMIT's features, a dataset of the user's own)."""
+    shape = npz_shape(path, "y_train")
+    return int(shape[0]) if shape else None
+
+
+timit_train_rows = npz_train_rows  # TIMIT's file is one of them
+
+
+def npz_shape(path: str | None, array: str) -> tuple[int, ...] | None:
+    """The shape of one array of an .npz, from its .npy header only; None when the file or the
+    array is absent or unreadable (fetch then says what is wrong with it)."""
     if not path:
         return None
     try:
-        with zipfile.ZipFile(Path(path).expanduser()) as npz, npz.open("y_train.npy") as fh:
+        with zipfile.ZipFile(Path(path).expanduser()) as npz, npz.open(f"{array}.npy") as fh:
             version = np.lib.format.read_magic(fh)
             if version == (1, 0):
                 shape, _, _ = np.lib.format.read_array_header_1_0(fh)
@@ -121,7 +187,7 @@ def timit_train_rows(path: str | None) -> int | None:
                 return None
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
-    return int(shape[0]) if len(shape) >= 1 else None
+    return tuple(int(n) for n in shape) if len(shape) >= 1 else None
 
 
 # --- batches of the net x regime runs ------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 A spec says *what* to fetch and how to check it; `fetch.py` does the fetching and `prepare.py`
 turns the fetched files into the canonical .npz. The pipeline config (`datasets.<name>`) may
-replace the sources and checksums (its tests serve generated files) or, for TIMIT, name the
-user's feature file; `resolve` applies and validates those overrides.
+replace the sources and checksums (its tests serve generated files), name the user's feature file
+of TIMIT, or declare a dataset of the user's own: one .npz (`path`) of images or features
+(`kind`), imported exactly as TIMIT is (TIMIT is one instance of it). `resolve` applies and
+validates those overrides.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-KINDS = ("idx", "cifar10", "cifar100", "timit")
+# The user-file kinds: one .npz the user supplies (nothing is downloaded), see USER_FORMAT.
+USER_KINDS = ("images", "features")
+KINDS = ("idx", "cifar10", "cifar100", *USER_KINDS)
 
 IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
@@ -47,10 +51,20 @@ class DatasetSpec:
     kind: str  # one of KINDS
     files: tuple[FileSpec, ...]
     sources: tuple[str, ...]  # tried in order: local dirs, file:// or http(s):// URL prefixes
-    num_classes: int
-    input_shape: tuple[int, ...]  # per example
+    num_classes: int | None  # None: a user dataset's, from its labels (max + 1)
+    input_shape: tuple[int, ...]  # per example (() for a user dataset: from its file)
     hint: str = ""  # what to do when every source fails
-    path: str | None = None  # TIMIT only: the user's .npz (config key datasets.timit.path)
+    path: str | None = None  # user-file kinds: the user's .npz (config key datasets.<name>.path)
+
+    @property
+    def user_file(self) -> bool:
+        """The data is one .npz the user supplies (TIMIT, the user's own datasets)."""
+        return self.kind in USER_KINDS
+
+    @property
+    def file_format(self) -> str:
+        """What the user's .npz must hold (for messages)."""
+        return TIMIT_FORMAT if self.name == "timit" else USER_FORMAT[self.kind]
 
     def file(self, name: str) -> FileSpec:
         for f in self.files:
@@ -118,7 +132,7 @@ DATASETS: dict[str, DatasetSpec] = {
     ),
     # Licensed (LDC93S1): nothing to download; the user supplies extracted frame features.
     "timit": DatasetSpec(
-        name="timit", kind="timit", files=(), sources=(),
+        name="timit", kind="features", files=(), sources=(),
         num_classes=1973, input_shape=(360,),
         hint="set datasets.timit.path in the config to your TIMIT feature .npz",
     ),
@@ -127,6 +141,15 @@ DATASETS: dict[str, DatasetSpec] = {
 TIMIT_FORMAT = ("an .npz (np.savez, no pickled objects) holding X_train: float32 [N, D] (D = 360 "
                 "in the paper), y_train: integer [N] with values in [0, 1973), X_test: float32 "
                 "[M, D], y_test: integer [M]")
+_USER_LABELS = ("y_train: integer [N], x_test, y_test likewise [M] (labels in [0, C): C is "
+                "datasets.<name>.num_classes, else the largest label + 1); X_train/X_test are "
+                "accepted for x_train/x_test")
+USER_FORMAT = {
+    "images": ("an .npz (np.savez, no pickled objects) holding x_train: uint8 [N, C, H, W] "
+               f"(pixels 0-255, scaled to [0, 1] on use), {_USER_LABELS}"),
+    "features": f"an .npz (np.savez, no pickled objects) holding x_train: float32 [N, D], "
+                f"{_USER_LABELS}",
+}
 
 _HEX = {"md5": re.compile(r"[0-9a-f]{32}"), "content_sha256": re.compile(r"[0-9a-f]{64}")}
 
@@ -136,13 +159,15 @@ def resolve(name: str, overrides: Mapping[str, Any] | None = None) -> DatasetSpe
 
     Allowed keys: `sources` (list of str) and `checksums` ({file name: {"md5": ..., and/or
     "content_sha256": ...}}; given checksums REPLACE that file's registry checksums), or for
-    TIMIT `path`. Unknown keys are errors, so that a typo does not silently do nothing.
+    TIMIT `path`. A name outside the registry is the user's own dataset: `path`, `kind` (images |
+    features) and optionally `num_classes`. Unknown keys are errors, so that a typo does not
+    silently do nothing.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
-    spec = DATASETS[name]
     overrides = dict(overrides or {})
-    allowed = {"path"} if spec.kind == "timit" else {"sources", "checksums"}
+    if name not in DATASETS:
+        return _user_dataset(name, overrides)
+    spec = DATASETS[name]
+    allowed = {"path"} if spec.user_file else {"sources", "checksums"}
     unknown = set(overrides) - allowed
     if unknown:
         raise ValueError(f"datasets.{name}: unknown key(s) {sorted(unknown)}; "
@@ -157,6 +182,30 @@ def resolve(name: str, overrides: Mapping[str, Any] | None = None) -> DatasetSpe
             raise ValueError(f"datasets.{name}.path must be a non-empty string")
         changes["path"] = overrides["path"]
     return dataclasses.replace(spec, **changes)
+
+
+def _user_dataset(name: str, overrides: Mapping[str, Any]) -> DatasetSpec:
+    """A dataset of the user's own: datasets.<name>.{path, kind, num_classes}."""
+    key = f"datasets.{name}"
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+        raise ValueError(f"dataset name {name!r}: use letters, digits and _ (a letter first)")
+    unknown = set(overrides) - {"path", "kind", "num_classes"}
+    if unknown:
+        raise ValueError(f"{key}: unknown key(s) {sorted(unknown)}; a dataset of your own takes "
+                         "path, kind and num_classes")
+    kind, path = overrides.get("kind"), overrides.get("path")
+    if kind not in USER_KINDS:
+        raise ValueError(f"unknown dataset {name!r} (registry: {', '.join(sorted(DATASETS))}); "
+                         f"to use your own, set {key}.kind to one of {list(USER_KINDS)}, got "
+                         f"{kind!r}")
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"{key}.path must name your .npz: {USER_FORMAT[kind]}")
+    classes = overrides.get("num_classes")
+    if classes is not None and (isinstance(classes, bool) or not isinstance(classes, int)
+                                or classes < 2):
+        raise ValueError(f"{key}.num_classes must be an integer >= 2 (or null), got {classes!r}")
+    return DatasetSpec(name=name, kind=kind, files=(), sources=(), num_classes=classes,
+                       input_shape=(), hint=f"set {key}.path to your .npz", path=path)
 
 
 def _check_sources(name: str, sources: Any) -> tuple[str, ...]:

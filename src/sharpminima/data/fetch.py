@@ -38,13 +38,16 @@ import numpy as np
 from sharpminima import __version__
 from sharpminima.core.atomic import write_json
 from sharpminima.data.checksums import CHUNK, content_sha256, file_digest, file_sha256
-from sharpminima.data.datasets import DATASETS, TIMIT_FORMAT, DatasetSpec, FileSpec, cifar_members
+from sharpminima.data.datasets import DATASETS, DatasetSpec, FileSpec, cifar_members
 
 MANIFEST = "MANIFEST.json"
 USER_AGENT = f"sharpminima/{__version__} (dataset fetch; Python urllib)"
 TIMEOUT_S = 60  # per socket operation, not for the whole download
 PROGRESS_MIN_BYTES = 1 << 20  # smaller downloads are not worth progress lines
-TIMIT_KEYS = ("X_train", "y_train", "X_test", "y_test")
+# The arrays of a user .npz (TIMIT's and the user's own datasets): canonical name -> spellings
+# accepted, the first preferred (TIMIT's documented format spells the inputs X_train, X_test).
+USER_KEYS = {"x_train": ("x_train", "X_train"), "y_train": ("y_train",),
+             "x_test": ("x_test", "X_test"), "y_test": ("y_test",)}
 
 Log = Callable[[str], None]
 
@@ -66,8 +69,8 @@ def fetch(spec: DatasetSpec, dest_dir: str | os.PathLike, log: Log = print) -> P
     dest_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = dest_dir / MANIFEST
     manifest_path.unlink(missing_ok=True)  # a stale manifest must not vouch for a failed refetch
-    if spec.kind == "timit":
-        manifest = _timit_manifest(spec)
+    if spec.user_file:
+        manifest = _user_file_manifest(spec)
     else:
         manifest = _fetch_files(spec, dest_dir, log)
     write_json(manifest_path, manifest)
@@ -301,33 +304,50 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-# --- TIMIT ---------------------------------------------------------------------------------------
+# --- the user's .npz (TIMIT, the user's own datasets) --------------------------------------------
 
-def _timit_manifest(spec: DatasetSpec) -> dict:
-    """TIMIT is licensed: nothing is downloaded; the user's .npz is checked and recorded."""
+def user_keys(names) -> tuple[dict[str, str], list[str]]:
+    """(canonical array name -> its name in the file, the canonical names missing) of a user .npz
+    holding the arrays `names`."""
+    found, missing = {}, []
+    for canonical, spellings in USER_KEYS.items():
+        name = next((n for n in spellings if n in names), None)
+        if name is None:
+            missing.append(spellings[0])
+        else:
+            found[canonical] = name
+    return found, missing
+
+
+def _user_file_manifest(spec: DatasetSpec) -> dict:
+    """Nothing is downloaded: the user's .npz (datasets.<name>.path) is checked and recorded
+    (TIMIT is licensed; a dataset of the user's own is theirs)."""
+    key, expected = f"datasets.{spec.name}.path", spec.file_format
     if not spec.path:
-        raise FetchError("TIMIT (LDC93S1) is licensed and cannot be downloaded: set "
-                         f"datasets.timit.path in the config to {TIMIT_FORMAT}.")
+        if spec.name == "timit":
+            raise FetchError("TIMIT (LDC93S1) is licensed and cannot be downloaded: set "
+                             f"{key} in the config to {expected}.")
+        raise FetchError(f"{spec.name}: set {key} in the config to {expected}.")
     path = Path(spec.path).expanduser().resolve()
     if not path.is_file():
-        raise FetchError(f"datasets.timit.path = {spec.path!r}: no such file. "
-                         f"Expected {TIMIT_FORMAT}.")
+        raise FetchError(f"{key} = {spec.path!r}: no such file. Expected {expected}.")
     try:
         loaded = np.load(path, allow_pickle=False)
     except Exception as e:  # a pickle, not a zip, unreadable, ...: all the same to the user
-        raise FetchError(f"datasets.timit.path = {spec.path!r}: cannot be opened as an .npz "
-                         f"({e}). Expected {TIMIT_FORMAT}.") from e
+        raise FetchError(f"{key} = {spec.path!r}: cannot be opened as an .npz ({e}). "
+                         f"Expected {expected}.") from e
     if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single-array .npy
-        raise FetchError(f"datasets.timit.path = {spec.path!r} is a single array, not an .npz "
-                         f"archive. Expected {TIMIT_FORMAT}.")
+        raise FetchError(f"{key} = {spec.path!r} is a single array, not an .npz archive. "
+                         f"Expected {expected}.")
     with loaded:
-        keys = set(loaded.files)
-    missing = [k for k in TIMIT_KEYS if k not in keys]
+        names = set(loaded.files)
+    _, missing = user_keys(names)
+    if spec.name == "timit":  # its documented spelling
+        missing = [m.replace("x_", "X_") for m in missing]
     if missing:
-        raise FetchError(f"datasets.timit.path = {spec.path!r}: missing array(s) {missing} "
-                         f"(found {sorted(keys)}). Expected {TIMIT_FORMAT}.")
+        raise FetchError(f"{key} = {spec.path!r}: missing array(s) {missing} (found "
+                         f"{sorted(names)}). Expected {expected}.")
     record = {"name": path.name, "path": str(path), "size": path.stat().st_size,
-              "sha256": file_sha256(path), "source": "datasets.timit.path",
-              "verified_by": "opened"}
+              "sha256": file_sha256(path), "source": key, "verified_by": "opened"}
     return {"dataset": spec.name, "kind": spec.kind, "files": [record], "extracted": [],
             "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

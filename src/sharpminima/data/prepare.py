@@ -2,9 +2,10 @@
 
 The output holds x_train, y_train, x_test, y_test and `meta` (a JSON string); it is written with
 np.savez (uncompressed, no pickled objects) and atomically. Images are uint8 [N, C, H, W]
-(MNIST/Fashion-MNIST [N, 1, 28, 28], CIFAR [N, 3, 32, 32]); TIMIT features are float32 [N, D].
-Labels are int64. Every file read is first checked against the SHA-256 in MANIFEST.json, so the
-prepared data is exactly what fetch verified.
+(MNIST/Fashion-MNIST [N, 1, 28, 28], CIFAR [N, 3, 32, 32]); TIMIT features are float32 [N, D]. A
+dataset of the user's own (one .npz, kind images or features) is read and checked by the same
+reader as TIMIT's. Labels are int64. Every file read is first checked against the SHA-256 in
+MANIFEST.json, so the prepared data is exactly what fetch verified.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ from sharpminima.data.datasets import (
     CIFAR_LAYOUT,
     DATASETS,
     IDX_FILES,
-    TIMIT_FORMAT,
     DatasetSpec,
     cifar_members,
 )
-from sharpminima.data.fetch import MANIFEST, TIMIT_KEYS, incomplete_archive_message
+from sharpminima.data.fetch import MANIFEST, incomplete_archive_message, user_keys
 
 IDX_IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
@@ -46,15 +46,22 @@ def prepare(spec: DatasetSpec, raw_dir: str | os.PathLike, out_path: str | os.Pa
     """Write the canonical .npz for `spec` from the files fetched into `raw_dir`; returns meta."""
     raw = _Raw(Path(raw_dir), spec.name)
     readers = {"idx": _read_idx_dataset, "cifar10": _read_cifar, "cifar100": _read_cifar,
-               "timit": _read_timit}
+               "images": _read_user_npz, "features": _read_user_npz}
     arrays = readers[spec.kind](spec, raw)
     for split in ("train", "test"):
         if len(arrays[f"y_{split}"]) == 0:  # training would divide by zero evaluating it
             raise PrepareError(_empty_split_message(spec, raw, split))
+    num_classes = spec.num_classes
+    if num_classes is None:  # a user dataset without datasets.<name>.num_classes
+        num_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
+        if num_classes < 2:
+            raise PrepareError(f"{spec.name}: every label is 0: a classifier needs at least 2 "
+                               f"classes (labels 0, 1, ... in y_train and y_test of "
+                               f"datasets.{spec.name}.path)")
     meta = {
         "name": spec.name,
         "kind": spec.kind,
-        "num_classes": spec.num_classes,
+        "num_classes": num_classes,
         "input_shape": list(arrays["x_train"].shape[1:]),
         "n_train": int(arrays["y_train"].shape[0]),
         "n_test": int(arrays["y_test"].shape[0]),
@@ -187,35 +194,48 @@ def _read_cifar(spec: DatasetSpec, raw: _Raw) -> Arrays:
     return out
 
 
-# --- TIMIT ---------------------------------------------------------------------------------------
+# --- the user's .npz (TIMIT, the user's own datasets) --------------------------------------------
 
-def _read_timit(spec: DatasetSpec, raw: _Raw) -> Arrays:
+def _read_user_npz(spec: DatasetSpec, raw: _Raw) -> Arrays:
+    """The four arrays of the user's .npz, checked against its kind (images: uint8 [N, C, H, W];
+    features: float [N, D], finite) and labels (integer [N], in range)."""
     entry = raw.manifest["files"][0]
     path = raw.path(entry["name"])
-    where = f"TIMIT features {path} (datasets.timit.path)"
+    what = "TIMIT features" if spec.name == "timit" else f"{spec.name} {spec.kind}"
+    where = f"{what} {path} (datasets.{spec.name}.path)"
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [k for k in TIMIT_KEYS if k not in npz.files]
+            names, missing = user_keys(npz.files)
             if missing:
                 raise PrepareError(f"{where}: missing array(s) {missing}")
-            arrays = {k: npz[k] for k in TIMIT_KEYS}
+            arrays = {k: npz[n] for k, n in names.items()}
     except ValueError as e:  # object arrays need pickle, which is refused
         raise PrepareError(f"{where}: unreadable ({e})") from e
     out = {}
     for split in ("train", "test"):
-        x, y = arrays[f"X_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
-            raise PrepareError(f"{where}: X_{split} must be a 2-D float array [N, D], "
-                               f"got {x.dtype} {x.shape}")
+        x, y, xname = arrays[f"x_{split}"], arrays[f"y_{split}"], names[f"x_{split}"]
+        if spec.kind == "features":
+            if x.ndim != 2 or not np.issubdtype(x.dtype, np.floating):
+                raise PrepareError(f"{where}: {xname} must be a 2-D float array [N, D], "
+                                   f"got {x.dtype} {x.shape}")
+            if not np.isfinite(x).all():
+                raise PrepareError(f"{where}: {xname} contains NaN or infinite values")
+        elif x.ndim != 4 or x.dtype != np.uint8:
+            raise PrepareError(f"{where}: {xname} must be a 4-D uint8 array [N, C, H, W] (pixels "
+                               f"0-255; add the channel axis to grey images: x[:, None]), got "
+                               f"{x.dtype} {x.shape}")
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
             raise PrepareError(f"{where}: y_{split} must be a 1-D integer array [N], "
                                f"got {y.dtype} {y.shape}")
         if len(x) != len(y):
-            raise PrepareError(f"{where}: X_{split} has {len(x)} rows, y_{split} {len(y)}")
-        if not np.isfinite(x).all():
-            raise PrepareError(f"{where}: X_{split} contains NaN or infinite values")
-        _check_labels(y, spec.num_classes, f"{where}: y_{split}")
-        out[f"x_{split}"] = x.astype(np.float32)
+            raise PrepareError(f"{where}: {xname} has {len(x)} rows, y_{split} {len(y)}")
+        if spec.num_classes is None:
+            if y.size and y.min() < 0:
+                raise PrepareError(f"{where}: y_{split} has negative labels ({y.min()}); "
+                                   "labels are 0, 1, ..., C - 1")
+        else:
+            _check_labels(y, spec.num_classes, f"{where}: y_{split}")
+        out[f"x_{split}"] = x.astype(np.float32) if spec.kind == "features" else x
         out[f"y_{split}"] = y.astype(np.int64)
     _check_same_shape(out, where)
     return out
@@ -227,11 +247,13 @@ def _empty_split_message(spec: DatasetSpec, raw: _Raw, split: str,
                          member: str | None = None) -> str:
     """An empty split (for CIFAR: an empty data file of it): dataset, split, file and the fix."""
     start = f"{spec.name}: the {split} split is empty"
-    if spec.kind == "timit":
+    if spec.user_file:
         path = raw.manifest["files"][0].get("path", "?")
-        return (f"{start}: X_{split} and y_{split} in datasets.timit.path = {path} have 0 rows. "
-                f"Fix: write your {split} frames into X_{split} and y_{split} of that file "
-                f"({TIMIT_FORMAT}); the workflow then fetches and prepares it again by itself.")
+        x, examples = ("X", "frames") if spec.name == "timit" else ("x", "examples")
+        return (f"{start}: {x}_{split} and y_{split} in datasets.{spec.name}.path = {path} have "
+                f"0 rows. Fix: write your {split} {examples} into {x}_{split} and y_{split} of "
+                f"that file ({spec.file_format}); the workflow then fetches and prepares it again "
+                f"by itself.")
     if spec.kind == "idx":
         images, labels = IDX_FILES[:2] if split == "train" else IDX_FILES[2:]
         return (f"{start}: {images} (from {raw.origin(images)}) holds 0 images and {labels} "

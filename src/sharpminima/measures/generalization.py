@@ -42,10 +42,11 @@ __all__ = ["batches", "initial_point", "generalization_measures", "worst_case"]
 
 def initial_point(net: str, input_shape, num_classes: int, bn: str, seed: int,
                   init_from_state: dict | None = None,
-                  device: str | torch.device = "cpu") -> torch.Tensor:
+                  device: str | torch.device = "cpu", builder: dict | None = None) -> torch.Tensor:
     """The flat trainable parameters a run started from: ``models.build`` with the run's seed
-    (Glorot, as ``training.train`` builds it), or, for a warm start, the state it loaded."""
-    model = models.build(net, input_shape, num_classes, bn=bn, seed=seed)
+    (and builder, for a network of the user's own: as ``training.train`` builds it), or, for a
+    warm start, the state it loaded."""
+    model = models.build(net, input_shape, num_classes, bn=bn, seed=seed, builder=builder)
     if init_from_state is not None:
         model.load_state_dict(init_from_state)
     return flatten(trainable(model.to(device)))

@@ -1,4 +1,6 @@
-"""The paper's six networks (Table 1), keyed F1, F2, C1, C2, C3, C4.
+"""The paper's six networks (Table 1), keyed F1, F2, C1, C2, C3, C4, and one beyond the paper: R18,
+the CIFAR variant of ResNet-18 (He et al. 2016). A network of the user's own (nets.<name>.builder)
+is built through `build` too (`sharpminima.nets.builders`).
 
 Architectures follow the paper facts file (the authors' Keras 1 code where the paper's appendix is
 silent). Input shape and class count come from the dataset, so every net also runs on stand-in data
@@ -16,6 +18,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from sharpminima.nets import builders
 
 BN_MODES = ("batch", "running")
 
@@ -108,6 +112,42 @@ def vgg_conv(input_shape, num_classes: int, bn: str = "batch") -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(512, num_classes))
 
 
+class BasicBlock(nn.Module):
+    """ResNet's basic block: 2 x [Conv 3x3 (no bias), BN], identity shortcut, or a 1x1 Conv + BN
+    shortcut where the stride or the width changes; ReLU after the sum."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, bn: str):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = _bn("2d", c_out, bn)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = _bn("2d", c_out, bn)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
+                                          _bn("2d", c_out, bn))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+def resnet18(input_shape, num_classes: int, bn: str = "batch") -> nn.Sequential:
+    """R18: ResNet-18, CIFAR variant (He et al. 2016; as in Kuang Liu's pytorch-cifar): Conv 64
+    3x3 stem (no max pool), 4 stages [64, 128, 256, 512] x 2 basic blocks (stride 2 from the
+    second stage), global average pool, FC. 11,173,962 trainable parameters on CIFAR-10."""
+    c = input_shape[0]
+    layers: list[nn.Module] = [nn.Conv2d(c, 64, 3, padding=1, bias=False), _bn("2d", 64, bn),
+                               nn.ReLU()]
+    c_in = 64
+    for i, width in enumerate((64, 128, 256, 512)):
+        for j in range(2):
+            layers.append(BasicBlock(c_in, width, 2 if i and not j else 1, bn))
+            c_in = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers, nn.Linear(512, num_classes))
+
+
 @dataclass(frozen=True)
 class NetSpec:
     name: str
@@ -128,25 +168,38 @@ NETS: dict[str, NetSpec] = {
                   vgg_conv),
     "C3": NetSpec("C3", "cifar100", "as C1, 100 classes", shallow_conv),
     "C4": NetSpec("C4", "cifar100", "as C2, 100 classes", vgg_conv),
+    # beyond the paper: does its story hold for a residual network?
+    "R18": NetSpec("R18", "cifar10", "ResNet-18 (CIFAR variant): Conv 64 3x3 -> 4 x 2 basic "
+                   "blocks [64, 128, 256, 512] -> avg pool -> FC", resnet18),
 }
 
 
 def glorot_init(model: nn.Module) -> None:
     """Keras 1 defaults: Glorot-uniform weights, zero biases, BN gamma 1 / beta 0."""
     for m in model.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
+        if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
             nn.init.xavier_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 def build(name: str, input_shape, num_classes: int, bn: str = "batch",
-          seed: int | None = None) -> nn.Sequential:
+          seed: int | None = None, builder: dict | None = None) -> nn.Module:
     """Build net `name` for the given data shape; with a seed, the initial point depends only on
-    it."""
-    if name not in NETS:
-        raise KeyError(f"unknown network {name!r}; known: {', '.join(NETS)}")
+    it. `builder` (a `builders.describe` dict, recorded in the run's spec and checkpoint) builds
+    the user's own network instead of the registry's; Glorot unless its init is "builder"."""
+    if builder is None and name not in NETS:
+        raise KeyError(f"unknown network {name!r}; known: {', '.join(NETS)} (or declare "
+                       f"nets.{name}.builder)")
+    if bn not in BN_MODES:
+        raise ValueError(f"bn must be one of {BN_MODES}, got {bn!r}")
     if seed is not None:
         torch.manual_seed(seed)
+    if builder is not None:
+        model = builders.build(builder, input_shape, num_classes, bn)
+        if builder.get("init", "glorot") == "glorot":
+            glorot_init(model)
+        return model
     model = NETS[name].build(tuple(input_shape), num_classes, bn)
     glorot_init(model)
     return model

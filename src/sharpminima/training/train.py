@@ -65,6 +65,9 @@ class TrainSpec:
     noise_chunk: int | None = None
     noise_every: int = 1
     noise_size: int | None = None
+    # a network of the user's own (nets.<net>.builder): {ref, init, code} from
+    # sharpminima.nets.builders.describe; its source hash makes editing the builder a new spec
+    builder: dict | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainSpec":
@@ -147,7 +150,8 @@ def train_epoch(model, opt, data: Dataset, batch: int, perm: torch.Tensor,
 
 
 def _save(model, spec: TrainSpec, data: Dataset, path: Path) -> None:
-    save_model(model, spec.net, spec.bn, data.input_shape, data.num_classes, path)
+    save_model(model, spec.net, spec.bn, data.input_shape, data.num_classes, path,
+               builder=spec.builder)
 
 
 def iterate_path(out_dir: Path, epoch: int) -> Path:
@@ -169,7 +173,7 @@ def _build(spec: TrainSpec, data: Dataset, device: torch.device,
            log: Callable[[str], None]) -> tuple[torch.nn.Module, torch.optim.Adam]:
     """The run's model at x0 (seeded, or warm-started from init_from) and its Adam."""
     model = models.build(spec.net, data.input_shape, data.num_classes, bn=spec.bn,
-                         seed=spec.seed).to(device)
+                         seed=spec.seed, builder=spec.builder).to(device)
     if spec.init_from:  # warm start: x0 is a saved model or iterate (Adam's state starts fresh)
         model.load_state_dict(load_state(spec.init_from, device))
     speedopts.prepare_model(model, spec.speed, device, log)  # no-op when no speed option is set
