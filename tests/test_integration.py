@@ -221,16 +221,18 @@ def test_measurement_records_carry_their_runs_labels(tiny_run):
 
 
 def test_beyond_the_paper_tables_figure_and_verdicts(tiny_run):
-    """Every model with a Metric 2.1 record gets a measures record; the reparametrization table
+    """Every trained model with a Metric 2.1 record gets a measures record (a trajectory's iterates
+    are not trained models: none); the reparametrization table
     has F1's SB and LB at each alpha; the correlation table covers every trained model; the report
     shows both tables and computes both verdicts."""
     work, _, _ = tiny_run
     results = work / "results"
     rec = json.loads((results / "measures/F1/LB/seed1.json").read_text())
     assert (rec["net"], rec["regime"], rec["seed"]) == ("F1", "LB", 1) and rec["param_norm"] > 0
-    for model in ("batch/F1/b32/seed0/model", "warmstart/F1/from1/seed0/model",
-                  "trajectory/F1/SB/seed0/iterates/epoch1"):
+    for model in ("batch/F1/b32/seed0/model", "warmstart/F1/from1/seed0/model"):
         assert (results / f"sweeps/{model}.measures.json").exists(), model
+    assert (results / "sweeps/trajectory/F1/SB/seed0/iterates/epoch1.pt").exists()
+    assert not list((results / "sweeps/trajectory").rglob("*.measures.json"))
     t = pd.read_csv(results / "tables/reparam.csv")
     assert set(zip(t.net, t.regime)) == {("F1", "SB"), ("F1", "LB")}
     assert set(t.alpha) == {1.0, 10.0} and {"sharpness", "adaptive_linf", "hessian_top"} <= set(
