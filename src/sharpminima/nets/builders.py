@@ -64,15 +64,19 @@ def parse(ref: str) -> tuple[str, str, str]:
 _LOADED: dict[str, Any] = {}  # resolved file path -> its module, loaded once per process
 
 
-def _load_file(path: str) -> Any:
-    file = Path(path).expanduser().resolve()
+def _existing_file(path: str) -> Path:
+    file = Path(path).expanduser()
     if not file.is_file():
         raise BuilderError(f"no such file: {path} (relative paths are relative to the working "
                            f"directory, {os.getcwd()})")
-    key = str(file)
+    return file
+
+
+def _load_file(path: str) -> Any:
+    key = str(_existing_file(path).resolve())
     if key not in _LOADED:
         name = "sharpminima_user_net_" + hashlib.sha256(key.encode()).hexdigest()[:12]
-        spec = importlib.util.spec_from_file_location(name, file)
+        spec = importlib.util.spec_from_file_location(name, key)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses and friends look their module up here
         try:
@@ -132,11 +136,7 @@ def source_hash(ref: str) -> str:
             if spec is None or not spec.origin or not Path(spec.origin).is_file():
                 raise BuilderError(_import_message(target, ModuleNotFoundError(target))) from None
             target = spec.origin
-    file = Path(target).expanduser()
-    if not file.is_file():
-        raise BuilderError(f"no such file: {target} (relative paths are relative to the working "
-                           f"directory, {os.getcwd()})")
-    return hashlib.sha256(file.read_bytes()).hexdigest()[:16]
+    return hashlib.sha256(_existing_file(target).read_bytes()).hexdigest()[:16]
 
 
 def describe(ref: str, init: str = "glorot") -> dict:
@@ -147,18 +147,8 @@ def describe(ref: str, init: str = "glorot") -> dict:
     return {"ref": ref, "init": init, "code": source_hash(ref)}
 
 
-def build(builder: dict, input_shape, num_classes: int, bn: str) -> nn.Module:
-    """The network a builder description (`describe`) names, before initialization."""
-    model = load(builder["ref"])(tuple(input_shape), int(num_classes), bn)
-    if not isinstance(model, nn.Module):
-        raise BuilderError(f"{builder['ref']} returned a {type(model).__name__}, not a "
-                           "torch.nn.Module")
-    return model
-
-
-def check_example(builder: Builder, input_shape, num_classes: int, bn: str,
-                  images: bool) -> None:
-    """Build the net and run it on two examples: a module, trainable, `num_classes` logits."""
+def _construct(builder: Builder, input_shape, num_classes: int, bn: str) -> nn.Module:
+    """Call the builder; its result must be a module."""
     try:
         model = builder(tuple(input_shape), int(num_classes), bn)
     except Exception as e:
@@ -166,6 +156,21 @@ def check_example(builder: Builder, input_shape, num_classes: int, bn: str,
                            f"raised {type(e).__name__}: {e}") from e
     if not isinstance(model, nn.Module):
         raise BuilderError(f"it returned a {type(model).__name__}, not a torch.nn.Module")
+    return model
+
+
+def build(builder: dict, input_shape, num_classes: int, bn: str) -> nn.Module:
+    """The network a builder description (`describe`) names, before initialization."""
+    try:
+        return _construct(load(builder["ref"]), input_shape, num_classes, bn)
+    except BuilderError as e:
+        raise BuilderError(f"{builder['ref']}: {e}") from e
+
+
+def check_example(builder: Builder, input_shape, num_classes: int, bn: str,
+                  images: bool) -> None:
+    """Build the net and run it on two examples: a module, trainable, `num_classes` logits."""
+    model = _construct(builder, input_shape, num_classes, bn)
     if not any(p.requires_grad for p in model.parameters()):
         raise BuilderError("the module it returned has no trainable parameters")
     g = torch.Generator().manual_seed(0)
