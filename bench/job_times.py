@@ -5,7 +5,7 @@ timestamp above its "rule NAME:" block to the timestamp above its "Finished jobi
 includes the job's process start (interpreter, imports, data loading), which the records'
 own wall_s leave out. With J job slots, the run's wall time is at least the sum over J.
 
-    python bench/job_times.py .snakemake/log/<run>.snakemake.log
+    python bench/job_times.py .snakemake/log/<run>.snakemake.log [--jobs train]
 """
 
 from __future__ import annotations
@@ -22,21 +22,44 @@ JOBID = re.compile(r"^\s+jobid: (\d+)$")
 FINISHED = re.compile(r"^Finished job(?:id:)? (\d+)")
 
 
-def job_times(lines: list[str]) -> dict[str, list[float]]:
-    """Rule -> the wall seconds of each of its finished jobs."""
-    now, rule, started, rule_of = None, None, {}, {}
-    walls: dict[str, list[float]] = defaultdict(list)
+WILDCARDS = re.compile(r"^\s+wildcards: (.*)$")
+
+
+def jobs(lines: list[str]) -> list[tuple[str, str, float]]:
+    """(rule, wildcards, wall seconds) of each finished job, in the order they finished."""
+    now, rule, job, started, named = None, None, None, {}, {}
+    done = []
     for line in lines:
         if m := STAMP.match(line):
             now = datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
         elif m := RULE.match(line):
-            rule = m.group(1)
+            rule, job = m.group(1), None
         elif (m := JOBID.match(line)) and rule:
-            started[m.group(1)], rule_of[m.group(1)], rule = now, rule, None
-        elif (m := FINISHED.match(line)) and m.group(1) in started:
             job = m.group(1)
-            walls[rule_of[job]].append((now - started[job]).total_seconds())
+            started[job], named[job], rule = now, [rule, ""], None
+        elif (m := WILDCARDS.match(line)) and job is not None:
+            named[job][1] = m.group(1)
+        elif (m := FINISHED.match(line)) and m.group(1) in started:
+            j = m.group(1)
+            done.append((*named[j], (now - started[j]).total_seconds()))
+    return done
+
+
+def job_times(lines: list[str]) -> dict[str, list[float]]:
+    """Rule -> the wall seconds of each of its finished jobs."""
+    walls: dict[str, list[float]] = defaultdict(list)
+    for rule, _, wall in jobs(lines):
+        walls[rule].append(wall)
     return dict(walls)
+
+
+def job_table(lines: list[str], rule: str) -> str:
+    """Each finished job of `rule`, slowest first, with its wildcards."""
+    rows = [f"| {rule} job (wildcards) | wall s |", "|---|---:|"]
+    for _, wildcards, wall in sorted((j for j in jobs(lines) if j[0] == rule),
+                                     key=lambda j: -j[2]):
+        rows.append(f"| {wildcards or '-'} | {wall:.0f} |")
+    return "\n".join(rows)
 
 
 def table(walls: dict[str, list[float]]) -> str:
@@ -52,8 +75,13 @@ def table(walls: dict[str, list[float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("log", type=Path, help="a Snakemake main log")
+    parser.add_argument("--jobs", metavar="RULE", action="append", default=[],
+                        help="also list each job of RULE with its wildcards (repeatable)")
     args = parser.parse_args()
-    print(table(job_times(args.log.read_text().splitlines())))
+    lines = args.log.read_text().splitlines()
+    print(table(job_times(lines)))
+    for rule in args.jobs:
+        print("\n" + job_table(lines, rule))
 
 
 if __name__ == "__main__":

@@ -134,6 +134,7 @@ def test_job_times_sums_each_rule_from_a_snakemake_log():
 localrule train:
     output: results/runs/F1/SB/seed0/model.pt
     jobid: 5
+    wildcards: net=F1, regime=SB, seed=0
     resources: tmpdir=/tmp, gpu=1
 
 [Wed Dec  2 07:11:33 2026]
@@ -158,3 +159,6 @@ localrule report:
     assert walls == {"train": [90.0, 30.0], "sharpness": [37.0]}  # report never finished
     text = job_times.table(walls)
     assert "| train | 2 | 120 | 76% |" in text and "| all | 3 | 157 | 100% |" in text
+    # each job of a rule, slowest first, named by its wildcards (job 6 has none)
+    assert job_times.job_table(log.splitlines(), "train").splitlines()[2:] == [
+        "| net=F1, regime=SB, seed=0 | 90 |", "| - | 30 |"]

@@ -164,6 +164,19 @@ def test_ghost_bn_virtual_batch_not_below_the_batch(where):
     assert "lower it below 30" in message
 
 
+def test_eval_every_needs_patience_null_after_precedence():
+    """train.eval_every > 1 skips evaluations early stopping reads: refused where the resolved
+    patience (train < nets.<net>.train < regimes.<regime>.train) is set, for that regime only."""
+    ok = small(train={"patience": None, "eval_every": 5})
+    assert find_problems(filled(ok)) == []
+    bad = small(train={"patience": 5})
+    bad["nets"]["F1"]["train"] = {"eval_every": 5}
+    bad["regimes"]["SB"]["train"] = {"patience": None}
+    text = refusal(bad)
+    assert "train.eval_every = 5 for F1 LB" in text and "patience 5" in text
+    assert "F1 SB" not in text and "Set patience: null or eval_every: 1" in text
+
+
 def test_lr_warmup_scale_from_batch_is_not_a_batch_of_data():
     config = small()
     config["regimes"]["LB_warmup"] = {"batch_fraction": 0.1,

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from sharpminima.analysis import records
 from sharpminima.figures import registry, style
 from sharpminima.figures.paths import fig3
 from sharpminima.figures.slices import slice2d
@@ -124,12 +125,17 @@ def test_read_histories_makes_the_tidy_frame(tmp_path):
         d.mkdir(parents=True)
         (d / "metrics.json").write_text(json.dumps({"net": "F1", "dataset": "mnist",
                                                     "regime": regime, "seed": seed}))
-        pd.DataFrame({"epoch": [1, 2], "batch_size": 256, "train_acc": [0.5, 0.6],
-                      "test_acc": [0.4, 0.5], "train_loss": [1.0, 0.9],
-                      "test_loss": [1.1, 1.0]}).to_csv(d / "history.csv", index=False)
+        # epoch 2 was not evaluated (train.eval_every 3): minibatch loss only, left out
+        pd.DataFrame({"epoch": [1, 2, 3], "batch_size": 256, "train_acc": [0.5, None, 0.6],
+                      "test_acc": [0.4, None, 0.5], "train_loss": [1.0, None, 0.9],
+                      "test_loss": [1.1, None, 1.0]}).to_csv(d / "history.csv", index=False)
     df = registry.read_inputs("fig2", sorted(tmp_path.glob("F1/*/seed0/history.csv")))
     assert len(df) == 2 * 2 * 2 and set(df.split) == {"train", "test"}
+    assert set(df.epoch) == {1, 3} and df.accuracy.notna().all()
     assert isinstance(fig2(df, "tiny"), Figure)
+    long = records.long_histories(records.histories(
+        sorted(tmp_path.glob("F1/*/seed0/history.csv"))))
+    assert len(long) == 2 * 2 * 2 and set(long.epoch) == {1, 3}
 
 
 def test_save_writes_png_and_pdf_atomically(tmp_path, history):

@@ -106,6 +106,47 @@ def test_stopping_rule_is_relative_to_the_best_loss():
     assert nan.after_epoch(0.4, float("inf")) == "diverged"
 
 
+def test_eval_every_skips_evaluations_and_changes_no_weight(tmp_path):
+    """eval_every 2 over 5 epochs: rows 2, 4 and the last (5) are evaluated, 1 and 3 hold only
+    the minibatch loss; the weights, the evaluated rows and the final metrics equal a run that
+    evaluated every epoch."""
+    every = train(spec(max_epochs=5), toy_dataset(), tmp_path / "a", CPU, log=lambda s: None)
+    lines = []
+    sparse = train(spec(max_epochs=5, eval_every=2), toy_dataset(), tmp_path / "b", CPU,
+                   log=lines.append)
+    a, b = (load_state(tmp_path / d / "model.pt") for d in "ab")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    ha, hb = (pd.read_csv(tmp_path / d / "history.csv").drop(columns="epoch_s") for d in "ab")
+    assert list(hb.epoch[hb.train_acc.notna()]) == [2, 4, 5]
+    assert hb.loc[hb.epoch.isin([1, 3]), ["train_loss", "test_acc"]].isna().all().all()
+    assert hb.minibatch_loss.equals(ha.minibatch_loss)
+    assert hb[hb.train_acc.notna()].equals(ha[ha.epoch.isin([2, 4, 5])])
+    assert {k: sparse[k] for k in ("train_loss", "test_acc", "epochs")} == \
+        {k: every[k] for k in ("train_loss", "test_acc", "epochs")}
+    assert any(line.startswith("epoch    1/5  minibatch loss") for line in lines)
+
+
+def test_eval_every_keeps_iterate_epochs_and_refuses_early_stopping():
+    assert [e for e in range(1, 8) if spec(max_epochs=7, eval_every=3, save_epochs=[1])
+            .evaluates(e)] == [1, 3, 6, 7]
+    with pytest.raises(ValueError, match="needs patience null"):
+        spec(eval_every=2, patience=5)
+    with pytest.raises(ValueError, match="integer >= 1"):
+        spec(eval_every=0)
+    # an unevaluated epoch: only the minibatch loss can end the run, and only as diverged
+    assert Stopping(None).after_epoch(None, 1.0) is None
+    assert Stopping(None).after_epoch(None, float("nan")) == "diverged"
+    with pytest.raises(ValueError):
+        Stopping(3).after_epoch(None, 1.0)
+
+
+def test_eval_every_divergence_between_evaluations(tmp_path):
+    data = toy_dataset(features=True)
+    data.train.x[5, 0] = float("nan")
+    m = train(spec(eval_every=3), data, tmp_path, CPU, log=lambda s: None)
+    assert m["status"] == "diverged" and m["epochs"] == 1
+
+
 def test_patience_stops_training(tmp_path):
     m = train(spec(max_epochs=10, patience=1, min_delta=0.99), toy_dataset(), tmp_path, CPU,
               log=lambda s: None)

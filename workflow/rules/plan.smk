@@ -202,6 +202,7 @@ def batch_spec(w):
     """SB's spec at another batch size, for a fixed number of epochs (paper: 100)."""
     spec = resolved_spec(w.net, SWEEP_SB, w.seed)
     spec.pop("batch_fraction", None)
+    spec.pop("eval_every", None)  # every epoch: the sweeps read their histories per epoch
     spec.update(
         batch_size=int(w.batch),
         regime=f"b{w.batch}",
@@ -215,6 +216,7 @@ def trajectory_spec(w):
     """SB's or LB's spec, run to the last requested checkpoint, keeping every requested iterate,
     with the per-epoch gradient-noise measurement when gradient_noise.scale.chunk is set."""
     spec = resolved_spec(w.net, w.regime, w.seed)
+    spec.pop("eval_every", None)  # every epoch: Fig. 6 and B_simple read the history per epoch
     spec.update(
         max_epochs=max([1, *TRAJECTORY_EPOCHS]), patience=None, save_epochs=TRAJECTORY_EPOCHS
     )
@@ -229,6 +231,7 @@ def trajectory_spec(w):
 def warm_spec(w):
     """LB's spec, started from the SB iterate after `epoch` epochs (fresh Adam state)."""
     spec = resolved_spec(w.net, SWEEP_LB, w.seed)
+    spec.pop("eval_every", None)  # every epoch, as the other sweeps
     spec.update(
         regime=f"LB_from_SB{w.epoch}",
         max_epochs=WARM["lb_epochs"],

@@ -108,10 +108,11 @@ def histories(paths) -> pd.DataFrame:
 
 def read_histories(paths: Iterable[str | Path]) -> pd.DataFrame:
     """history.csv files of trained runs (with their metrics.json beside them) -> Fig. 2's tidy
-    frame: net, dataset, regime, seed, batch_size, epoch, split, accuracy, loss."""
+    frame: net, dataset, regime, seed, batch_size, epoch, split, accuracy, loss. Epochs that
+    were not evaluated (TrainSpec.eval_every) are left out."""
     frames = []
     for p in paths:
-        meta, h = read_metrics(p), pd.read_csv(p)
+        meta, h = read_metrics(p), evaluated_rows(pd.read_csv(p))
         for split in ("train", "test"):
             frames.append(pd.DataFrame({
                 "net": meta["net"], "dataset": meta["dataset"], "regime": meta["regime"],
@@ -120,9 +121,15 @@ def read_histories(paths: Iterable[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def evaluated_rows(h: pd.DataFrame) -> pd.DataFrame:
+    """The history rows that hold an evaluation (every row unless the run set eval_every > 1)."""
+    return h[h["train_acc"].notna() | h["test_acc"].notna()] if "train_acc" in h else h
+
+
 def long_histories(h: pd.DataFrame) -> pd.DataFrame:
-    """The tidy histories table (histories.csv) in Fig. 2's long form: one row per run, epoch and
-    split."""
+    """The tidy histories table (histories.csv) in Fig. 2's long form: one row per run, evaluated
+    epoch and split."""
+    h = evaluated_rows(h)
     if h.empty:
         return h
     keep = ["net", "dataset", "regime", "seed", "batch_size", "epoch"]

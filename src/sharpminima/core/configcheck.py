@@ -234,7 +234,20 @@ def _regime_problems(config: Mapping[str, Any], net: str, ts: TrainSet) -> list[
             else:
                 batches.append(_fraction(entry_key, size, net, ts, fix, problems, shown=False))
         problems += _ghost_bn_problems(config, net, name, [b for b in batches if b])
+        problems += _eval_every_problems(config, net, name)
     return problems
+
+
+def _eval_every_problems(config: Mapping[str, Any], net: str, regime: str) -> list[str]:
+    """train.eval_every > 1 skips evaluations that early stopping would read."""
+    train = {**(config.get("train") or {}), **(config["nets"][net].get("train") or {}),
+             **(config["regimes"][regime].get("train") or {})}
+    every, patience = train.get("eval_every", 1), train.get("patience")
+    if every == 1 or patience is None:
+        return []
+    return [f"train.eval_every = {every} for {net} {regime} (train < nets.{net}.train < "
+            f"regimes.{regime}.train) needs patience null: early stopping (patience {patience}) "
+            "reads the training loss of every epoch. Set patience: null or eval_every: 1"]
 
 
 def _fixed(key: str, batch: int, net: str, ts: TrainSet, fix: str, problems: list[str],

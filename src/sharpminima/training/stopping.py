@@ -30,9 +30,14 @@ class Stopping:
         """The rule of a `TrainSpec` (its patience and min_delta), from state (best, wait)."""
         return cls(spec.patience, spec.min_delta, best, wait)
 
-    def after_epoch(self, train_loss: float, minibatch_loss: float) -> str | None:
+    def after_epoch(self, train_loss: float | None, minibatch_loss: float) -> str | None:
         """Update with an epoch's losses; the run's end status ("diverged", "converged") or None
-        to go on. A diverged epoch leaves (best, wait) as they were."""
+        to go on. A diverged epoch leaves (best, wait) as they were. train_loss None: the epoch
+        was not evaluated (TrainSpec.eval_every, patience None), only the minibatch loss counts."""
+        if train_loss is None:
+            if self.patience is not None:
+                raise ValueError("an epoch without its training loss under early stopping")
+            return None if math.isfinite(minibatch_loss) else DIVERGED
         if not math.isfinite(train_loss) or not math.isfinite(minibatch_loss):
             return DIVERGED
         if train_loss < self.best * (1 - self.min_delta):

@@ -1,4 +1,5 @@
-"""The one training loop: Adam on fixed-size random batches, evaluated every epoch, resumable.
+"""The one training loop: Adam on fixed-size random batches, evaluated every epoch (or every
+`eval_every` epochs), resumable.
 
 A run is fully described by a `TrainSpec`. For a given seed the initial point depends only on
 (net, data shape, seed), so the SB and LB runs of one seed start from the same x0, as in the
@@ -46,6 +47,10 @@ class TrainSpec:
     adam_eps: float = 1e-8
     bn: str = "batch"
     eval_chunk: int = 5000
+    # evaluate on the training and test sets after every eval_every-th epoch only (always after
+    # the last epoch and a kept iterate's); the other rows hold the minibatch loss. The weights do
+    # not depend on it. > 1 needs patience None: the stopping rule reads every epoch's train loss
+    eval_every: int = 1
     train_chunk: int | None = None  # physical chunk for gradient accumulation (memory only)
     save_epochs: list[int] = field(default_factory=list)  # keep the iterate after these epochs
     # remedies of the generalization gap, composable: {name: options}, see
@@ -81,7 +86,21 @@ class TrainSpec:
         remedies.validate(spec.remedy)
         speedopts.parse(spec.speed)
         spec._check_schedule()
+        spec._check_eval_every()
         return spec
+
+    def _check_eval_every(self) -> None:
+        if isinstance(self.eval_every, bool) or not isinstance(self.eval_every, int) \
+                or self.eval_every < 1:
+            raise ValueError(f"eval_every must be an integer >= 1, got {self.eval_every!r}")
+        if self.eval_every > 1 and self.patience is not None:
+            raise ValueError(f"eval_every {self.eval_every} needs patience null: early stopping "
+                             f"(patience {self.patience}) reads the training loss of every epoch")
+
+    def evaluates(self, epoch: int) -> bool:
+        """Whether the history row of `epoch` holds the train/test evaluation."""
+        return (epoch % self.eval_every == 0 or epoch >= self.max_epochs
+                or epoch in self.save_epochs)
 
     def _check_schedule(self) -> None:
         if self.batch_schedule is None:
@@ -206,10 +225,13 @@ class _ResumeFile:
 
 
 def _evaluated_row(spec: TrainSpec, data: Dataset, model, epoch: int, batch: int, lr: float,
-                   minibatch_loss: float, t0: float) -> dict:
-    """A history row: the model evaluated on the training and test sets after `epoch`."""
-    train_loss, train_acc = evaluate(model, data.train, spec.eval_chunk)
-    test_loss, test_acc = evaluate(model, data.test, spec.eval_chunk)
+                   minibatch_loss: float, t0: float, evaluated: bool = True) -> dict:
+    """A history row: the model evaluated on the training and test sets after `epoch` (NaN
+    columns when `evaluated` is False: an epoch between two evaluations, see eval_every)."""
+    train_loss = train_acc = test_loss = test_acc = math.nan
+    if evaluated:
+        train_loss, train_acc = evaluate(model, data.train, spec.eval_chunk)
+        test_loss, test_acc = evaluate(model, data.test, spec.eval_chunk)
     return {"epoch": epoch, "batch_size": batch, "lr": lr, "minibatch_loss": minibatch_loss,
             "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
             "test_acc": test_acc, "epoch_s": time.perf_counter() - t0}
@@ -247,10 +269,19 @@ def _epoch(spec: TrainSpec, data: Dataset, model, opt, step: remedies.Step, batc
         running = train_epoch(model, opt, data, batch,
                               epoch_permutation(len(data.train), spec.seed, epoch),
                               spec.train_chunk, step, epoch)
-    row = _evaluated_row(spec, data, model, epoch, batch, opt.param_groups[0]["lr"], running, t0)
+    row = _evaluated_row(spec, data, model, epoch, batch, opt.param_groups[0]["lr"], running, t0,
+                         spec.evaluates(epoch))
     if epoch_columns:  # measurements at this epoch's end (e.g. B_simple), passed in by the caller
         row.update(epoch_columns(model, epoch))
     return row
+
+
+def _epoch_line(row: dict, spec: TrainSpec, evaluated: bool) -> str:
+    head = f"epoch {row['epoch']:4d}/{spec.max_epochs}  "
+    if not evaluated:
+        return head + f"minibatch loss {row['minibatch_loss']:.4f}  ({row['epoch_s']:.1f} s)"
+    return head + (f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}  test loss "
+                   f"{row['test_loss']:.4f} acc {row['test_acc']:.4f}  ({row['epoch_s']:.1f} s)")
 
 
 def _stop_message(status: str, epoch: int, spec: TrainSpec, stop: Stopping) -> str:
@@ -284,12 +315,11 @@ def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
             batch = _set_batch(step, spec.batch_for_epoch(epoch, n), n, log)
         row = _epoch(spec, data, model, opt, step, batch, epoch, device, epoch_columns)
         history.append(row)
-        log(f"epoch {epoch:4d}/{spec.max_epochs}  train loss {row['train_loss']:.4f} acc "
-            f"{row['train_acc']:.4f}  test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}"
-            f"  ({row['epoch_s']:.1f} s)")
+        log(_epoch_line(row, spec, spec.evaluates(epoch)))
         if epoch in spec.save_epochs:
             _save(model, spec, data, iterate_path(out_dir, epoch))
-        ended = stop.after_epoch(row["train_loss"], row["minibatch_loss"])
+        ended = stop.after_epoch(row["train_loss"] if spec.evaluates(epoch) else None,
+                                 row["minibatch_loss"])
         if ended:
             status = ended
             log(_stop_message(ended, epoch, spec, stop))
