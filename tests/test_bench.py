@@ -128,6 +128,20 @@ def test_projection_train_cost_arithmetic(tiny_results):
     assert verb == "slice2d" and opts == {"grid": ["21"], "train-size": ["500"]}
 
 
+def test_adam_step_bench_writes_its_table(tmp_path):
+    import adam_step
+    out = tmp_path / "adam.md"
+    adam_step.main(["--nets", "F1", "--steps", "1", "--repeats", "1", "--out", str(out)])
+    text = out.read_text()
+    assert "python bench/adam_step.py --nets F1 --steps 1" in text
+    row = next(line for line in text.splitlines() if line.startswith("| F1 |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == "1,462,794" and float(cells[2]) > 0 and float(cells[3]) > 0
+    ratio = float(cells[2]) / float(cells[3])  # of the rounded cells: within their rounding
+    assert cells[4].endswith("x") and float(cells[4][:-1]) == pytest.approx(ratio, rel=0.05,
+                                                                          abs=0.06)
+
+
 def test_job_times_sums_each_rule_from_a_snakemake_log():
     import job_times
     log = """[Wed Dec  2 07:11:32 2026]

@@ -81,6 +81,27 @@ WITH_COMPILE = os.environ.get("SHARPMINIMA_TEST_COMPILE") == "1"
 CHECKED = {name: True for name in speed.SAFE if WITH_COMPILE or name != "compile"}
 
 
+def test_fused_adam_is_the_same_update_to_rounding():
+    """fused_adam: PyTorch's fused kernel computes the default Adam's update; after 20 steps on the
+    same gradients (bias corrections, moments and all) the parameters agree to float32 rounding."""
+    g = torch.Generator().manual_seed(0)
+    start = [torch.randn(300, 7, generator=g), torch.randn(11, generator=g)]
+    grads = [[torch.randn(p.shape, generator=g) for p in start] for _ in range(20)]
+    results = []
+    for options in ({}, {"fused_adam": True}):
+        params = [p.clone().requires_grad_() for p in start]
+        opt = speed.adam(params, options, lr=1e-2, betas=(0.9, 0.999), eps=1e-8)
+        assert opt.defaults["fused"] is (True if options else None)
+        for step in grads:
+            for p, gr in zip(params, step):
+                p.grad = gr.clone()
+            opt.step()
+        results.append(params)
+    for a, b in zip(*results):
+        assert not torch.equal(a, start[0] if a.shape == start[0].shape else start[1])
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_channels_last_and_compile_keep_checkpoints_plain(tmp_path):
     data = toy_dataset()
     m = train(spec(max_epochs=1, speed=CHECKED), data, tmp_path, CPU, log=quiet)

@@ -56,7 +56,7 @@ class TrainSpec:
     # remedies of the generalization gap, composable: {name: options}, see
     # sharpminima.training.remedies
     remedy: dict = field(default_factory=dict)
-    # speed options {compile, channels_last, tf32, autocast_bf16}: bool, all off by default (off =
+    # speed options {compile, channels_last, fused_adam, tf32, autocast_bf16}: bool, all off (off =
     # bit-identical to a run without them); fidelity notes in sharpminima.training.speed
     speed: dict = field(default_factory=dict)
     # Section 4 experiments (workflow/rules/sweeps.smk); every one is off by default:
@@ -196,7 +196,8 @@ def _build(spec: TrainSpec, data: Dataset, device: torch.device,
     if spec.init_from:  # warm start: x0 is a saved model or iterate (Adam's state starts fresh)
         model.load_state_dict(load_state(spec.init_from, device))
     speedopts.prepare_model(model, spec.speed, device, log)  # no-op when no speed option is set
-    opt = torch.optim.Adam(model.parameters(), lr=spec.lr, betas=spec.betas, eps=spec.adam_eps)
+    opt = speedopts.adam(model.parameters(), spec.speed, lr=spec.lr, betas=spec.betas,
+                         eps=spec.adam_eps)
     return model, opt
 
 
