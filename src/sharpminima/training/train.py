@@ -316,11 +316,11 @@ def train(spec: TrainSpec, data: Dataset, out_dir: Path, device: torch.device,
             batch = _set_batch(step, spec.batch_for_epoch(epoch, n), n, log)
         row = _epoch(spec, data, model, opt, step, batch, epoch, device, epoch_columns)
         history.append(row)
-        log(_epoch_line(row, spec, spec.evaluates(epoch)))
+        evaluated = spec.evaluates(epoch)
+        log(_epoch_line(row, spec, evaluated))
         if epoch in spec.save_epochs:
             _save(model, spec, data, iterate_path(out_dir, epoch))
-        ended = stop.after_epoch(row["train_loss"] if spec.evaluates(epoch) else None,
-                                 row["minibatch_loss"])
+        ended = stop.after_epoch(row["train_loss"] if evaluated else None, row["minibatch_loss"])
         if ended:
             status = ended
             log(_stop_message(ended, epoch, spec, stop))
