@@ -89,6 +89,7 @@ def test_granulated_tau_follows_batch_size_within_groups_not_across_nets():
     md = corr.correlation_markdown(table)
     assert (md["granulated: remedy"] == "not varied").all()
     assert "+1.00 (4 groups)" in set(md["granulated: batch size"])
+    assert corr._psi_text(True, 0.5, 1) == "+0.50 (1 group)"
 
 
 def test_granulated_tau_per_factor_when_remedies_vary():

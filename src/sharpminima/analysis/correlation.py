@@ -156,7 +156,8 @@ def _tau_text(tau: float, lo: float, hi: float) -> str:
 def _psi_text(varied, psi: float, groups) -> str:
     """'not varied' where the grid holds the factor fixed, '-' where no group defines a tau."""
     return "not varied" if not _true(varied) else (
-        "-" if not np.isfinite(psi) else f"{psi:+.2f} ({int(groups)} groups)")
+        "-" if not np.isfinite(psi)
+        else f"{psi:+.2f} ({int(groups)} group{'' if int(groups) == 1 else 's'})")
 
 
 def _true(value) -> bool:
