@@ -47,6 +47,8 @@ def test_values_come_from_the_resolved_config():
     text = "train:\n  lr: 0.001   # ASSUMPTION: Keras default\n  bn: batch   # paper\n"
     found = annotated_assumptions(text, {"train": {"lr": 0.5, "bn": "batch"}})
     assert found == [("train.lr", 0.5, "ASSUMPTION: Keras default")]
+    assert annotated_assumptions(text, {"train": {"bn": "batch"}}) == []  # lr not in this config
+    assert annotated_assumptions(text, {"train": {"lr": None}})[0].value is None  # set to null
     key, value, comment = found[0]
     assert json.dumps(value) == "0.5"
 

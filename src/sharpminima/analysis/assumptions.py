@@ -40,12 +40,15 @@ def _text(comments: list[str]) -> str:
     return " ".join(c.lstrip("#").strip() for c in comments)
 
 
-def config_value(config: dict, dotted: str):
-    """The value at a dotted key path of a config (None where there is none)."""
+_ABSENT = object()
+
+
+def config_value(config: dict, dotted: str, missing=None):
+    """The value at a dotted key path of a config (`missing` where there is none)."""
     node = config
     for k in dotted.split("."):
         if not isinstance(node, dict) or k not in node:
-            return None
+            return missing
         node = node[k]
     return node
 
@@ -90,10 +93,12 @@ def _groups(lines: list[str]) -> list[tuple[list[str], list[str]]]:
 
 def annotated_assumptions(yaml_text: str, config: dict) -> list[Assumption]:
     """Every key of `yaml_text` (a configuration file) whose comment says ASSUMPTION, in file
-    order, with its value in the resolved `config` and the comment's text."""
+    order, with its value in the resolved `config` and the comment's text. A key the resolved
+    config lacks (e.g. a net this configuration does not declare) is not an assumption of it."""
     out = []
     for keys, comments in _groups(yaml_text.splitlines()):
         text = _text(comments)
         if MARK in text:
-            out += [Assumption(k, config_value(config, k), text) for k in keys]
+            values = [(k, config_value(config, k, _ABSENT)) for k in keys]
+            out += [Assumption(k, v, text) for k, v in values if v is not _ABSENT]
     return out

@@ -120,7 +120,8 @@ def assumptions_section(config: dict, annotations: str | None) -> str:
     """The values the configuration file marks ASSUMPTION (analysis.assumptions), as a table of
     key, value used here and the comment that says why; `annotations`: the file's text."""
     head = ("Assumptions: choices the paper does not fix, with the values used here (every "
-            "value the configuration file marks ASSUMPTION):")
+            "key of this configuration that the annotated configuration file, config/config.yaml, "
+            "marks ASSUMPTION; 'why' is that file's comment):")
     if annotations is None:
         return (f"{head}\n\n_no annotated configuration file was given to the report: the "
                 "assumptions are not listed here (see the comments of config/config.yaml)_")
