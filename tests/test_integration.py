@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import fakedata
+from sharpminima.training import divergence
 from workflow_helpers import planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.integration
@@ -242,8 +243,14 @@ def test_beyond_the_paper_tables_figure_and_verdicts(tiny_run):
     assert "TINY TEST SCALE" in (results / "tables/reparam.md").read_text()
     c = pd.read_csv(results / "tables/correlation.csv")
     assert {"sharpness", "adaptive_l2", "average", "param_norm"} <= set(c.measure)
-    # F1: SB, LB, LB_remedies, dynamic; C1: SB, LB (2 seeds each); batch sweep 2; warm starts 2
-    assert (c.n[c.measure == "param_norm"] == 4 * 2 + 2 * 2 + 2 + 2).all()
+    # every trained model that did not diverge (training/divergence.py): F1 SB, LB, LB_remedies,
+    # dynamic; C1 SB, LB (2 seeds each); batch sweep 2; warm starts 2. Every remedy at once learns
+    # slowly here (13-20% train acc after 2 epochs): on some CPUs a seed meets the twice-chance
+    # rule, and the study must then leave it out
+    runs = [json.loads(p.read_text()) for p in (results / "runs").glob("*/*/seed*/metrics.json")]
+    left_out = [m["regime"] for m in runs if divergence.reason(m) is not None]
+    assert set(left_out) <= {"LB_remedies"}, left_out
+    assert (c.n[c.measure == "param_norm"] == 4 * 2 + 2 * 2 + 2 + 2 - len(left_out)).all()
     frame = pd.read_csv(results / "correlation/correlation.csv", dtype={"remedy": str})
     assert {("F1", "SB"), ("F1", "LB")} <= set(zip(frame.net, frame.regime))
     assert (results / "figures/correlation_all.png").stat().st_size > 0
