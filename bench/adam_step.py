@@ -19,15 +19,11 @@ from pathlib import Path
 import torch
 
 import flops as flopcount
+from run import device_label, sync
 from sharpminima.nets.models import build
 from sharpminima.training import speed
 
 CASES = {"default": {}, "fused_adam": {"fused_adam": True}}
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def step_ms(net: str, options: dict, device: torch.device, steps: int, repeats: int) -> float:
@@ -51,25 +47,15 @@ def step_ms(net: str, options: dict, device: torch.device, steps: int, repeats: 
     return statistics.median(times)
 
 
-def table(rows: list[dict], device_name: str, threads: int, command: str) -> str:
-    lines = [f"# One Adam update: default vs fused (`speed.fused_adam`) on {device_name}, "
-             f"{threads} thread(s)", "", "    " + command, "",
+def table(rows: list[dict], device_name: str, command: str) -> str:
+    lines = [f"# One Adam update: default vs fused (`speed.fused_adam`) on {device_name}",
+             "", "    " + command, "",
              "| net | parameters | default ms/update | fused ms/update | speed-up |",
              "|---|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['net']} | {r['params']:,} | {r['default']:.2f} | "
                      f"{r['fused_adam']:.2f} | {r['default'] / r['fused_adam']:.1f}x |")
     return "\n".join(lines) + "\n"
-
-
-def device_label(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpuinfo = Path("/proc/cpuinfo")
-    names = [line.split(":", 1)[1].strip() for line in
-             (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
-             if line.startswith("model name")]
-    return f"CPU ({names[0] if names else 'unknown model'})"
 
 
 def main(argv=None) -> None:
@@ -96,7 +82,7 @@ def main(argv=None) -> None:
         rows.append(row)
     out = args.out or Path(__file__).parent / "results" / f"adam-step-{device.type}.md"
     command = "python bench/adam_step.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    out.write_text(table(rows, device_label(device), args.threads, command.strip()))
+    out.write_text(table(rows, device_label(device), command.strip()))
     print(f"wrote {out}")
 
 

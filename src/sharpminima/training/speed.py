@@ -16,10 +16,10 @@
 
 Fidelity. ``compile``, ``channels_last`` and ``fused_adam`` compute the same functions in
 float32; only the order of floating-point operations changes (fused kernels, another convolution
-algorithm), i.e. rounding
-at the 1e-7 relative level, which chaotic training amplifies into seed-like differences but not
-into a systematic shift. They are the SAFE options (tests/test_speed.py: with them on, a tiny
-training's accuracies stay within a stated tolerance of the reference). ``tf32`` (10-bit mantissa
+algorithm), i.e. rounding at the 1e-7 relative level, which chaotic training amplifies into
+seed-like differences but not into a systematic shift. They are the SAFE options
+(tests/test_speed.py: with them on, a tiny training's accuracies stay within a stated tolerance
+of the reference). ``tf32`` (10-bit mantissa
 in matmul inputs) and ``autocast_bf16`` (8-bit mantissa activations) lower the arithmetic
 precision itself; they can move sharpness values, which are differences of losses at 1e-3
 relative perturbations, so they are OFF for the paper's numbers and are offered for exploration
